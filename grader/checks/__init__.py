@@ -1,0 +1,22 @@
+"""One module per kind of check; each takes a check and the answer blocks and returns a CheckResult."""
+
+from grader.checks.numeric import run_numeric
+from grader.checks.result import CheckResult
+from grader.checks.rubric import run_rubric
+from grader.checks.shape import run_shape
+from grader.notebook import AnswerBlock
+from grader.spec import NumericCheck, RubricCheck, ShapeCheck
+
+TextCheck = NumericCheck | ShapeCheck | RubricCheck
+
+
+def run_text_check(check: TextCheck, blocks: list[AnswerBlock]) -> CheckResult:
+    """Run a check that reads the student's prose and printed outputs."""
+    if isinstance(check, NumericCheck):
+        return run_numeric(check, blocks)
+    if isinstance(check, ShapeCheck):
+        return run_shape(check, blocks)
+    return run_rubric(check, blocks)
+
+
+__all__ = ["CheckResult", "TextCheck", "run_text_check"]

@@ -1,0 +1,125 @@
+"""The ``grader`` command line: a thin shell over the library."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from grader.grade import GradeOptions, grade_notebook
+from grader.report import print_summary, write_results
+from grader.scoring import SubmissionResult, failed_submission
+from grader.spec import Spec, SpecError, bundled_spec_path, load_spec
+from grader.submissions import discover, hideable
+
+USAGE_ERROR = 2
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Grade notebooks for the convolutional-neural-network chapter exercises.")
+console = Console(stderr=False)
+errors = Console(stderr=True)
+
+
+class Device(str, Enum):
+    auto = "auto"
+    gpu = "gpu"
+    cpu = "cpu"
+
+
+SpecOption = Annotated[Path | None, typer.Option("--spec", help="Exercise spec (YAML). Default: the bundled chapter-14 spec.")]
+
+
+def _load(spec: Path | None) -> Spec:
+    try:
+        return load_spec(spec or bundled_spec_path())
+    except SpecError as error:
+        for problem in error.problems:
+            errors.print(f"[red]spec error[/red] {problem}", highlight=False)
+        raise typer.Exit(USAGE_ERROR) from None
+
+
+def _hidden(spec: Spec, out: Path, roots: tuple[Path, ...]) -> tuple[Path, ...]:
+    """What a notebook must not see: the spec and answer keys, the output folder, other submissions."""
+    bundled = bundled_spec_path().parent
+    candidates = [spec.path.resolve().parent, bundled, bundled.parent.parent / "answers", out, *roots]
+    return hideable(candidates)
+
+
+@app.command()
+def grade(
+    submissions: Annotated[list[Path], typer.Argument(help="Notebooks, or folders searched for *.ipynb.")],
+    spec: SpecOption = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for results.json and grades.csv.")] = Path("grades"),
+    fail_under: Annotated[float | None, typer.Option(
+        "--fail-under", min=0, max=100, help="Exit with 1 when any submission scores under this percentage.")] = None,
+    device: Annotated[Device, typer.Option(
+        "--device", help="Where exercise 9 may train: auto follows the spec, gpu requires one, cpu allows CPU.")
+    ] = Device.auto,
+    execute: Annotated[bool, typer.Option(
+        "--execute/--no-execute", help="Run each notebook in a fresh kernel, or grade its stored outputs.")] = True,
+    cell_timeout: Annotated[float | None, typer.Option(help="Seconds one cell may run (default: the spec's).")] = None,
+    notebook_timeout: Annotated[float | None, typer.Option(
+        help="Seconds a whole notebook may run (default: the spec's).")] = None,
+) -> None:
+    """Grade SUBMISSIONS and write OUT/results.json and OUT/grades.csv."""
+    loaded = _load(spec)
+    found = discover(submissions)
+    for problem in found.problems:
+        errors.print(f"[red]error[/red] {problem}", highlight=False)
+    if not found.notebooks:
+        errors.print("[red]error[/red] nothing to grade")
+        raise typer.Exit(USAGE_ERROR)
+    limits = loaded.limits
+    if cell_timeout or notebook_timeout:
+        limits = type(limits)(**{**limits.__dict__, **({"cell_timeout": cell_timeout} if cell_timeout else {}),
+                                 **({"notebook_timeout": notebook_timeout} if notebook_timeout else {})})
+    options = GradeOptions(execute=execute, device=device.value, limits=limits,
+                           hidden=_hidden(loaded, out.resolve(), found.roots))
+    results: list[SubmissionResult] = [
+        failed_submission(problem.split(": ", 1)[0], loaded.max_score, problem)
+        for problem in found.problems if "no such file" in problem or "not a notebook" in problem
+    ]
+    total = len(found.notebooks)
+    for index, notebook in enumerate(found.notebooks, start=1):
+        with console.status(f"grading {notebook.name} ({index}/{total})"):
+            results.append(grade_notebook(notebook, loaded, options))
+        write_results(results, loaded, out)
+    print_summary(results, loaded, console)
+    console.print(f"results: {out / 'results.json'}, {out / 'grades.csv'}", highlight=False)
+    if fail_under is not None and any(result.percent < fail_under for result in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(spec: Annotated[Path | None, typer.Argument(help="Spec to check. Default: the bundled one.")] = None) -> None:
+    """Check a spec against the schema and its rules; list every error with its line."""
+    loaded = _load(spec)
+    console.print(f"{loaded.path}: valid — {len(loaded.exercises)} exercises, {loaded.max_score:g} points",
+                  highlight=False)
+
+
+@app.command()
+def keycheck(spec: SpecOption = None) -> None:
+    """Rebuild the described networks in Keras and confirm every shape, parameter count and byte figure."""
+    from grader.keycheck import check_key
+
+    figures = check_key(_load(spec))
+    for figure in figures:
+        mark = "[green]ok[/green]" if figure.ok else "[red]MISMATCH[/red]"
+        console.print(f"{mark} exercise {figure.exercise} {figure.check} ({figure.key}): "
+                      f"key {figure.stated}, Keras {figure.computed}", highlight=False)
+    if not figures:
+        errors.print("no keyed figures in this spec")
+    if not all(figure.ok for figure in figures):
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app(prog_name="grader")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

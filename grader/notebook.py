@@ -1,0 +1,146 @@
+"""Read notebooks and split them into the students' answers, one section per exercise.
+
+A section starts at a cell tagged ``exercise-N`` or at a markdown heading naming exercise N
+("## 2.", "#### 2. What…", "Exercise 2", "Question 2"), and runs until the next such start or the
+next heading at the same or a higher level. The answer is the section's markdown prose plus the
+outputs of its code cells.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+TAGGED = 0  # a section opened by a cell tag: only another exercise's tag or heading ends it
+UNNESTED = 7  # deeper than any markdown heading: every heading may end the section
+PROMPT_TAGS = frozenset({"prompt", "question"})
+_TAG = re.compile(r"^exercise[-_ ]?(\d+)$", re.IGNORECASE)
+_HEADING = re.compile(r"^(#{1,6})\s*(.*)$")
+_EXERCISE_TITLE = re.compile(
+    r"^[*_\s]*(?:(?:exercise|question|problem|ex\.?|q)\s*)?(\d+)(?:\.\d+)*\s*(?:[.):]|[*_]|\s|$)",
+    re.IGNORECASE,
+)
+_NAMED_LINE = re.compile(r"^[*_\s]*(?:exercise|question|problem)\s+(\d+)\b", re.IGNORECASE)
+
+
+class NotebookError(Exception):
+    """A file that cannot be read as a notebook."""
+
+
+@dataclass(frozen=True)
+class AnswerBlock:
+    """One piece of a student's answer: markdown prose or a code cell's output (with its source)."""
+
+    kind: str
+    text: str
+    cell_index: int
+    source: str = ""
+
+
+def read_notebook(path: Path) -> NotebookNode:
+    """Read a notebook of any nbformat version, upgraded to version 4."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise NotebookError(f"cannot read: {error.strerror or error}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise NotebookError(f"not UTF-8 text (byte {error.start})") from None
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+    except json.JSONDecodeError as error:
+        raise NotebookError(f"not valid JSON: {error.msg} at line {error.lineno}") from None
+    except Exception as error:  # nbformat raises several unrelated types for malformed files
+        raise NotebookError(f"not a Jupyter notebook: {error}") from None
+    if not isinstance(notebook.get("cells"), list):
+        raise NotebookError("not a Jupyter notebook: no list of cells")
+    return notebook
+
+
+def _heading(line: str) -> tuple[int, str] | None:
+    match = _HEADING.match(line.strip())
+    return (len(match.group(1)), match.group(2)) if match else None
+
+
+def _cell_start(cell: NotebookNode, current_level: int) -> tuple[int | None, int] | None:
+    """Where a cell starts a section: (exercise number or None for 'ends it', heading level), or None."""
+    for tag in cell.get("metadata", {}).get("tags", []):
+        match = _TAG.match(str(tag))
+        if match:
+            return int(match.group(1)), TAGGED
+    if cell.get("cell_type") != "markdown":
+        return None
+    first_line = next((line for line in cell.get("source", "").splitlines() if line.strip()), "")
+    heading = _heading(first_line)
+    if heading:
+        level, title = heading
+        if current_level == TAGGED:
+            named = _NAMED_LINE.match(title)
+            return (int(named.group(1)), level) if named else None
+        if level > current_level:
+            return None
+        match = _EXERCISE_TITLE.match(title)
+        return (int(match.group(1)) if match else None), level
+    named = _NAMED_LINE.match(first_line)
+    return (int(named.group(1)), UNNESTED) if named else None
+
+
+def split_sections(notebook: NotebookNode) -> dict[int, list[int]]:
+    """Map each exercise number to the indices of the cells of its section."""
+    sections: dict[int, list[int]] = {}
+    current: int | None = None
+    level = UNNESTED
+    for index, cell in enumerate(notebook.cells):
+        start = _cell_start(cell, level if current is not None else UNNESTED)
+        if start is not None:
+            current, level = start
+        if current is not None:
+            sections.setdefault(current, []).append(index)
+    return sections
+
+
+def _output_text(output: NotebookNode) -> str:
+    kind = output.get("output_type")
+    if kind == "stream":
+        return str(output.get("text", ""))
+    if kind == "error":
+        return f"{output.get('ename', '')}: {output.get('evalue', '')}"
+    data = output.get("data", {})
+    for mime in ("text/plain", "text/markdown", "text/latex"):
+        if mime in data:
+            value = data[mime]
+            return "".join(value) if isinstance(value, list) else str(value)
+    return ""
+
+
+def _prose(cell: NotebookNode, is_first: bool) -> str:
+    """The markdown of a cell, without the heading line that carries the question."""
+    lines = cell.get("source", "").splitlines()
+    if is_first and lines and (_heading(lines[0]) or _NAMED_LINE.match(lines[0])):
+        lines = lines[1:]
+    return "\n".join(lines)
+
+
+def answer_blocks(notebook: NotebookNode, cell_indices: list[int]) -> list[AnswerBlock]:
+    """The student's answer in these cells: prose of markdown cells and outputs of code cells."""
+    blocks: list[AnswerBlock] = []
+    for position, index in enumerate(cell_indices):
+        cell = notebook.cells[index]
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & PROMPT_TAGS:
+            continue
+        if cell.get("cell_type") == "markdown":
+            text = _prose(cell, position == 0)
+            if text.strip():
+                blocks.append(AnswerBlock("markdown", text, index))
+        elif cell.get("cell_type") == "code":
+            text = "\n".join(_output_text(output) for output in cell.get("outputs", []))
+            if text.strip():
+                blocks.append(AnswerBlock("output", text, index, source=cell.get("source", "")))
+    return blocks

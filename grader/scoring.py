@@ -1,0 +1,94 @@
+"""Turn check results into exercise and submission results with a status and a reason for each lost point."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.checks import CheckResult
+
+EXERCISE_STATUSES = ("passed", "partial", "failed", "error", "skipped")
+
+
+@dataclass(frozen=True)
+class ExerciseResult:
+    number: int
+    id: str
+    title: str
+    score: float
+    max_score: float
+    status: str
+    checks: tuple[CheckResult, ...]
+    errors: tuple[str, ...] = ()
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    path: str
+    score: float
+    max_score: float
+    status: str
+    error: str = ""
+    exercises: tuple[ExerciseResult, ...] = ()
+    isolation: str = ""
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.score / self.max_score if self.max_score else 0.0
+
+
+def exercise_status(score: float, max_score: float, checks: tuple[CheckResult, ...], errors: tuple[str, ...]) -> str:
+    if checks and all(check.passed for check in checks) and math.isclose(score, max_score):
+        return "passed"
+    if errors:
+        return "error"
+    return "partial" if score > 0 else "failed"
+
+
+def score_exercise(
+    number: int,
+    id: str,
+    title: str,
+    max_score: float,
+    checks: list[CheckResult],
+    errors: list[str],
+    metrics: dict[str, Any] | None = None,
+    status: str | None = None,
+) -> ExerciseResult:
+    """Add up the checks; ``status`` forces one (e.g. "error" for "GPU required", "skipped")."""
+    score = round(sum(check.score for check in checks), 4)
+    frozen_checks, frozen_errors = tuple(checks), tuple(errors)
+    return ExerciseResult(
+        number=number,
+        id=id,
+        title=title,
+        score=score,
+        max_score=max_score,
+        status=status or exercise_status(score, max_score, frozen_checks, frozen_errors),
+        checks=frozen_checks,
+        errors=frozen_errors,
+        metrics=metrics or {},
+    )
+
+
+def score_submission(
+    path: str, exercises: list[ExerciseResult], isolation: str, seconds: float, notes: tuple[str, ...] = ()
+) -> SubmissionResult:
+    return SubmissionResult(
+        path=path,
+        score=round(sum(exercise.score for exercise in exercises), 4),
+        max_score=sum(exercise.max_score for exercise in exercises),
+        status="graded",
+        exercises=tuple(exercises),
+        isolation=isolation,
+        seconds=round(seconds, 2),
+        notes=notes,
+    )
+
+
+def failed_submission(path: str, max_score: float, error: str) -> SubmissionResult:
+    return SubmissionResult(path=path, score=0.0, max_score=max_score, status="failed", error=error)

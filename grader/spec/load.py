@@ -1,0 +1,279 @@
+"""Load a YAML spec, validate it against the JSON schema and its own rules, and build the model.
+
+Every problem is reported with the file, the line and the field, all at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from grader.spec.model import (
+    Alternative,
+    Check,
+    Concept,
+    ConvLayer,
+    Exercise,
+    Limits,
+    ModelAccuracyCheck,
+    NumericCheck,
+    ReferenceNetwork,
+    RubricCheck,
+    ShapeCheck,
+    Spec,
+)
+
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    file: Path
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f" {self.field}:" if self.field else ""
+        return f"{self.file}:{self.line}:{where} {self.message}"
+
+
+class SpecError(Exception):
+    """A spec that cannot be used; carries every problem found."""
+
+    def __init__(self, problems: list[SpecProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return json.loads(resources.files("grader.spec").joinpath("schema.json").read_text(encoding="utf-8"))
+
+
+def _field_name(path: FieldPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+class _Located:
+    """The YAML document as data plus the line where every field starts."""
+
+    def __init__(self, file: Path, text: str):
+        self.file = file
+        self.lines: dict[FieldPath, int] = {}
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            line = mark.line + 1 if mark else 1
+            raise SpecError([SpecProblem(file, line, "", f"not valid YAML: {error}")]) from None
+        if node is not None:
+            self._index(node, ())
+
+    def _index(self, node: yaml.Node, path: FieldPath) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, key.value)
+                self._index(value, child)
+                self.lines[child] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._index(item, (*path, index))
+
+    def problem(self, path: FieldPath, message: str) -> SpecProblem:
+        probe = path
+        while probe not in self.lines and probe:
+            probe = probe[:-1]
+        return SpecProblem(self.file, self.lines.get(probe, 1), _field_name(path), message)
+
+
+def _schema_problems(doc: _Located) -> list[SpecProblem]:
+    validator = jsonschema.Draft202012Validator(_schema())
+    problems = []
+    for error in validator.iter_errors(doc.data):
+        leaves = list(error.context) if error.context else [error]
+        for leaf in leaves:
+            problems.append(doc.problem(tuple(leaf.absolute_path), _explain(leaf)))
+    return sorted(problems, key=lambda problem: problem.line)
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    if error.validator == "enum":
+        return f"{error.instance!r} is not allowed; expected one of {', '.join(map(repr, error.validator_value))}"
+    if error.validator == "pattern" and error.absolute_path and error.absolute_path[-1] == "id":
+        return f"{error.instance!r} is not a valid id; expected lowercase letters, digits, '-', '_' or '.'"
+    return error.message
+
+
+def _rule_problems(doc: _Located) -> list[SpecProblem]:
+    """Rules a JSON schema cannot express: unique ids, points that add up, regexes that compile."""
+    problems: list[SpecProblem] = []
+    seen_numbers: set[int] = set()
+    seen_ids: set[str] = set()
+    for index, exercise in enumerate(doc.data["exercises"]):
+        where = ("exercises", index)
+        if exercise["number"] in seen_numbers:
+            problems.append(doc.problem((*where, "number"), f"exercise number {exercise['number']} repeats"))
+        if exercise["id"] in seen_ids:
+            problems.append(doc.problem((*where, "id"), f"exercise id {exercise['id']!r} repeats"))
+        seen_numbers.add(exercise["number"])
+        seen_ids.add(exercise["id"])
+        total = sum(check["points"] for check in exercise["checks"])
+        if not math.isclose(total, exercise["points"]):
+            problems.append(
+                doc.problem((*where, "points"), f"is {exercise['points']} but its checks add up to {total}")
+            )
+        problems += _check_rules(doc, exercise, where)
+    return problems
+
+
+def _check_rules(doc: _Located, exercise: dict[str, Any], where: FieldPath) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    check_ids: set[str] = set()
+    for index, check in enumerate(exercise["checks"]):
+        at = (*where, "checks", index)
+        if check["id"] in check_ids:
+            problems.append(doc.problem((*at, "id"), f"check id {check['id']!r} repeats in this exercise"))
+        check_ids.add(check["id"])
+        if "key" in check and "reference_network" not in exercise:
+            problems.append(doc.problem((*at, "key"), "names a key but the exercise has no reference_network"))
+        for alt_index, alternative in enumerate(check.get("alternatives", [])):
+            if "unit" in alternative and "unit" not in check:
+                problems.append(
+                    doc.problem((*at, "alternatives", alt_index, "unit"), "the check itself has no unit")
+                )
+        if check["kind"] == "rubric":
+            problems += _rubric_rules(doc, check, at)
+    return problems
+
+
+def _rubric_rules(doc: _Located, check: dict[str, Any], at: FieldPath) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    available = sum(concept["points"] for concept in check["concepts"])
+    if available < check["points"]:
+        problems.append(
+            doc.problem((*at, "points"), f"is {check['points']} but its concepts give at most {available}")
+        )
+    if check.get("pass_points", 0) > check["points"]:
+        problems.append(doc.problem((*at, "pass_points"), "is more than the check's points"))
+    for concept_index, concept in enumerate(check["concepts"]):
+        for pattern_index, pattern in enumerate(concept["patterns"]):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                path = (*at, "concepts", concept_index, "patterns", pattern_index)
+                problems.append(doc.problem(path, f"not a valid regular expression: {error}"))
+    return problems
+
+
+def _numeric(raw: dict[str, Any]) -> NumericCheck:
+    tolerance = raw.get("tolerance", {})
+    unit = raw.get("unit")
+    alternatives = tuple(
+        Alternative(
+            id=alt["id"], value=alt["value"], unit=alt.get("unit", unit), reason=alt["reason"], key=alt.get("key")
+        )
+        for alt in raw.get("alternatives", [])
+    )
+    return NumericCheck(
+        id=raw["id"],
+        label=raw["label"],
+        points=raw["points"],
+        value=raw["value"],
+        unit=unit,
+        rel_tol=tolerance.get("rel", 0.0),
+        abs_tol=tolerance.get("abs", 0.0),
+        accept_rounded=raw.get("accept_rounded", True),
+        near=tuple(raw.get("near", [])),
+        alternatives=alternatives,
+        key=raw.get("key"),
+        hint=raw.get("hint", ""),
+    )
+
+
+def _check(raw: dict[str, Any]) -> Check:
+    common = {"id": raw["id"], "label": raw["label"], "points": raw["points"]}
+    kind = raw["kind"]
+    if kind == "numeric":
+        return _numeric(raw)
+    if kind == "shape":
+        return ShapeCheck(
+            **common, value=tuple(raw["value"]), near=tuple(raw.get("near", [])), key=raw.get("key"),
+            hint=raw.get("hint", ""),
+        )
+    if kind == "rubric":
+        concepts = tuple(
+            Concept(id=c["id"], label=c["label"], points=c["points"], patterns=tuple(c["patterns"]),
+                    hint=c.get("hint", ""))
+            for c in raw["concepts"]
+        )
+        return RubricCheck(**common, concepts=concepts, pass_points=raw.get("pass_points", raw["points"]))
+    optional = {name: raw[name] for name in ("metric", "device", "model_file", "model_variable",
+                                             "max_model_mb", "hint") if name in raw}
+    return ModelAccuracyCheck(**common, dataset=raw["dataset"], threshold=raw["threshold"], **optional)
+
+
+def _network(raw: dict[str, Any]) -> ReferenceNetwork:
+    return ReferenceNetwork(
+        input_shape=tuple(raw["input_shape"]),
+        layers=tuple(ConvLayer(**layer) for layer in raw["layers"]),
+        dtype_bytes=raw.get("dtype_bytes", 4),
+        batch_size=raw.get("batch_size", 1),
+    )
+
+
+def _build(file: Path, data: dict[str, Any]) -> Spec:
+    exercises = tuple(
+        Exercise(
+            number=raw["number"],
+            id=raw["id"],
+            title=raw["title"],
+            prompt=raw["prompt"],
+            points=raw["points"],
+            checks=tuple(_check(check) for check in raw["checks"]),
+            reference_network=_network(raw["reference_network"]) if "reference_network" in raw else None,
+        )
+        for raw in sorted(data["exercises"], key=lambda raw: raw["number"])
+    )
+    return Spec(id=data["id"], title=data["title"], path=file, exercises=exercises,
+                limits=Limits(**data.get("limits", {})))
+
+
+def load_spec(path: Path | str) -> Spec:
+    """Read and validate a spec; raise SpecError listing every problem with its line."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError([SpecProblem(file, 1, "", f"cannot read the spec: {error}")]) from None
+    doc = _Located(file, text)
+    if not isinstance(doc.data, dict):
+        raise SpecError([doc.problem((), "expected a mapping with id, title and exercises at the top")])
+    problems = _schema_problems(doc)
+    if not problems:
+        problems = _rule_problems(doc)
+    if problems:
+        raise SpecError(problems)
+    return _build(file, doc.data)
+
+
+def bundled_spec_path(name: str = "ch14") -> Path:
+    """The chapter spec shipped with the package (wheel) or beside it (source checkout)."""
+    installed = Path(str(resources.files("grader"))) / "bundled" / "exercises" / f"{name}.yaml"
+    if installed.is_file():
+        return installed
+    return Path(__file__).resolve().parents[2] / "exercises" / f"{name}.yaml"

@@ -1,0 +1,157 @@
+"""The spec as plain data: exercises, their checks and the reference network of exercise 2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another answer accepted for a numeric check, with the convention that justifies it."""
+
+    id: str
+    value: float
+    unit: str | None
+    reason: str
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class NumericCheck:
+    """A number (optionally with a memory unit) that must appear near some words."""
+
+    id: str
+    label: str
+    points: float
+    value: float
+    unit: str | None = None
+    rel_tol: float = 0.0
+    abs_tol: float = 0.0
+    accept_rounded: bool = True
+    near: tuple[str, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
+    key: str | None = None
+    hint: str = ""
+    kind: str = field(default="numeric", init=False)
+
+
+@dataclass(frozen=True)
+class ShapeCheck:
+    """A tensor shape (batch dimension optional) that must appear near some words."""
+
+    id: str
+    label: str
+    points: float
+    value: tuple[int, ...]
+    near: tuple[str, ...] = ()
+    key: str | None = None
+    hint: str = ""
+    kind: str = field(default="shape", init=False)
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One idea a free-text answer should contain, recognised by any of its patterns."""
+
+    id: str
+    label: str
+    points: float
+    patterns: tuple[str, ...]
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class RubricCheck:
+    """Free text scored by the concepts it mentions; score is capped at ``points``."""
+
+    id: str
+    label: str
+    points: float
+    concepts: tuple[Concept, ...]
+    pass_points: float
+    kind: str = field(default="rubric", init=False)
+
+
+@dataclass(frozen=True)
+class ModelAccuracyCheck:
+    """A trained model handed off by the notebook, evaluated by the grader itself."""
+
+    id: str
+    label: str
+    points: float
+    dataset: str
+    metric: str
+    threshold: float
+    device: str = "any"
+    model_file: str = "model.keras"
+    model_variable: str = "model"
+    max_model_mb: float = 200.0
+    hint: str = ""
+    kind: str = field(default="model_accuracy", init=False)
+
+
+Check = NumericCheck | ShapeCheck | RubricCheck | ModelAccuracyCheck
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """A 2-D convolution of the reference network."""
+
+    name: str
+    filters: int
+    kernel_size: int
+    strides: int
+    padding: str
+
+
+@dataclass(frozen=True)
+class ReferenceNetwork:
+    """The network an exercise describes, rebuilt by ``grader keycheck`` to confirm the key."""
+
+    input_shape: tuple[int, int, int]
+    layers: tuple[ConvLayer, ...]
+    dtype_bytes: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Exercise:
+    number: int
+    id: str
+    title: str
+    prompt: str
+    points: float
+    checks: tuple[Check, ...]
+    reference_network: ReferenceNetwork | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Execution limits a spec may set; the CLI may override them."""
+
+    cell_timeout: float = 600.0
+    notebook_timeout: float = 3600.0
+    memory_mb: int = 6144
+    max_processes: int = 512
+    max_file_mb: int = 1024
+    max_output_mb: int = 20
+
+
+@dataclass(frozen=True)
+class Spec:
+    id: str
+    title: str
+    path: Path
+    exercises: tuple[Exercise, ...]
+    limits: Limits = Limits()
+
+    @property
+    def max_score(self) -> float:
+        return sum(exercise.points for exercise in self.exercises)
+
+    def exercise(self, number: int) -> Exercise:
+        for exercise in self.exercises:
+            if exercise.number == number:
+                return exercise
+        raise KeyError(number)
