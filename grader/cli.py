@@ -29,7 +29,9 @@ class Device(str, Enum):
     cpu = "cpu"
 
 
-SpecOption = Annotated[Path | None, typer.Option("--spec", help="Exercise spec (YAML). Default: the bundled chapter-14 spec.")]
+SpecOption = Annotated[
+    Path | None, typer.Option("--spec", help="Exercise spec (YAML). Default: the bundled chapter-14 spec.")
+]
 
 
 def _load(spec: Path | None) -> Spec:
@@ -94,7 +96,9 @@ def grade(
 
 
 @app.command()
-def validate(spec: Annotated[Path | None, typer.Argument(help="Spec to check. Default: the bundled one.")] = None) -> None:
+def validate(
+    spec: Annotated[Path | None, typer.Argument(help="Spec to check. Default: the bundled one.")] = None,
+) -> None:
     """Check a spec against the schema and its rules; list every error with its line."""
     loaded = _load(spec)
     console.print(f"{loaded.path}: valid — {len(loaded.exercises)} exercises, {loaded.max_score:g} points",

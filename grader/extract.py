@@ -111,7 +111,7 @@ _NUMBER = re.compile(_STANDS_ALONE + _SIGN + _MANTISSA + _SCALE, re.VERBOSE)
 # Thousands separated by single spaces: "903 400". Also read as separate numbers, since "100 200 400"
 # may be a list.
 _SPACE_GROUPED_NUMBER = re.compile(
-    r"(?<![\w.,])" + _SIGN + r"(?P<mantissa>\d{1,3}(?:\ \d{3})+(?:\.\d+)?)(?!\.?\d)", re.VERBOSE
+    r"(?<![\w.,])" + _SIGN + r"(?P<mantissa>\d{1,3}(?: \d{3})+(?:\.\d+)?)(?!\.?\d)"
 )
 
 _PERCENT = re.compile(r"[ \t]?%|[ \t]+percent\b", re.IGNORECASE)
@@ -173,40 +173,50 @@ def _read_suffix(text: str, pos: int) -> _Suffix | None:
     return _Suffix(pos, multiplier, unit)
 
 
-def _value_and_resolution(match: re.Match[str], multiplier: int) -> tuple[Decimal, Decimal] | None:
-    """The value a match denotes and half a unit of its last written digit, or None if out of range."""
-    digits = re.sub(r"[, ]", "", match.group("mantissa"))
-    mantissa = Decimal(digits)
+def _half_unit_of_last_digit(digits: str) -> Decimal:
     decimals = len(digits.partition(".")[2])
-    half_unit = Decimal(5).scaleb(-decimals - 1)
+    return Decimal(5).scaleb(-decimals - 1)
+
+
+def _unsigned_reading(match: re.Match[str]) -> tuple[Decimal, Decimal] | None:
+    """(value, resolution) of the digits and their exponent; a power such as 2^10 is exact. None when
+    the exponent is out of range or the power undefined."""
+    digits = re.sub(r"[, ]", "", match.group("mantissa"))
     groups = match.groupdict()
-    exponent = groups.get("exponent") or groups.get("ten_power")
-    power = groups.get("power")
-    if any(abs(int(e)) > _LARGEST_EXPONENT for e in (exponent, power) if e):
+    exponent = int(groups.get("exponent") or groups.get("ten_power") or 0)
+    power = int(groups.get("power") or 0)
+    if max(abs(exponent), abs(power)) > _LARGEST_EXPONENT:
         return None
-    if power:
+    if groups.get("power"):
         try:
-            value, resolution = mantissa ** int(power), Decimal(0)
+            return Decimal(digits) ** power, Decimal(0)
         except ArithmeticError:
             return None
-    else:
-        scale = Decimal(1).scaleb(int(exponent or 0))
-        value, resolution = mantissa * scale, half_unit * scale
-    sign = -1 if match.group("sign") else 1
-    return sign * value * multiplier, resolution * multiplier
+    scale = Decimal(1).scaleb(exponent)
+    return Decimal(digits) * scale, _half_unit_of_last_digit(digits) * scale
 
 
 def _number_from_match(text: str, match: re.Match[str]) -> Number | None:
     suffix = _read_suffix(text, match.end())
     if suffix is None:
         return None
-    reading = _value_and_resolution(match, suffix.multiplier)
-    if reading is None or not math.isfinite(float(reading[0])):
+    reading = _unsigned_reading(match)
+    if reading is None:
         return None
-    value, resolution = reading
+    sign = -1 if match.group("sign") else 1
+    value = float(sign * reading[0] * suffix.multiplier)
+    if not math.isfinite(value):
+        return None
     start = match.start()
-    return Number(float(value), text[start : suffix.end], start, suffix.end, float(resolution), suffix.unit,
-                  suffix.percent)
+    return Number(
+        value=value,
+        text=text[start : suffix.end],
+        start=start,
+        end=suffix.end,
+        resolution=float(reading[1] * suffix.multiplier),
+        unit=suffix.unit,
+        percent=suffix.percent,
+    )
 
 
 def find_numbers(text: str) -> list[Number]:

@@ -11,7 +11,13 @@ from nbformat import NotebookNode
 from grader.checks import CheckResult, run_text_check
 from grader.execute import CellFailure, Execution, ExecutionOptions, execute_notebook
 from grader.notebook import NotebookError, answer_blocks, read_notebook, split_sections
-from grader.scoring import ExerciseResult, SubmissionResult, failed_submission, score_exercise, score_submission
+from grader.scoring import (
+    ExerciseResult,
+    SubmissionResult,
+    failed_submission,
+    score_exercise,
+    score_submission,
+)
 from grader.spec import Exercise, Limits, ModelAccuracyCheck, Spec
 from grader.workspace import create_workspace
 

@@ -53,9 +53,11 @@ def read_notebook(path: Path) -> NotebookNode:
     except UnicodeDecodeError as error:
         raise NotebookError(f"not UTF-8 text (byte {error.start})") from None
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        json.loads(text)
     except json.JSONDecodeError as error:
         raise NotebookError(f"not valid JSON: {error.msg} at line {error.lineno}") from None
+    try:
+        notebook = nbformat.reads(text, as_version=4)
     except Exception as error:  # nbformat raises several unrelated types for malformed files
         raise NotebookError(f"not a Jupyter notebook: {error}") from None
     if not isinstance(notebook.get("cells"), list):

@@ -64,7 +64,8 @@ def run_numeric(check: NumericCheck, blocks: list[AnswerBlock]) -> CheckResult:
                     note = f" (accepted: {target.reason})" if target.reason else ""
                     return CheckResult(check.id, check.label, check.kind, check.points, check.points, True,
                                        expected, number.text, f"{check.label}: {number.text}{note}", check.hint)
-    closest = min(candidates, key=lambda number: _distance(number, _targets(check)[0]))
+    main = _targets(check)[0]
+    closest = min(candidates, key=lambda number: (_distance(number, main), number.unit != main.unit))
     return CheckResult(
         check.id, check.label, check.kind, check.points, 0.0, False, expected, closest.text,
         f"{check.label}: found {closest.text}, expected {expected}", check.hint,

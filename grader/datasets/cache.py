@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -72,6 +71,7 @@ def install_verified(directory: Path, expected: IdxFile, stream: BinaryIO, origi
         if digest.hexdigest() != expected.sha256:
             raise DatasetError(mismatch_message(f"{expected.name} from {origin}", expected.sha256,
                                                 digest.hexdigest()))
+        tmp.chmod(0o644)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -98,9 +98,5 @@ def write_stamp(directory: Path) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=".verified.", suffix=".part", dir=directory)
     with os.fdopen(fd, "w") as out:
         json.dump(stamp, out)
+    os.chmod(tmp_name, 0o644)
     os.replace(tmp_name, directory / _STAMP)
-
-
-def clear_stamp(directory: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (directory / _STAMP).unlink()
