@@ -48,10 +48,6 @@ def sha256_file(path: Path) -> str:
         return sha256_chunks(read_chunks(f))
 
 
-def mismatch_message(what: str, expected: str, actual: str) -> str:
-    return f"{what}: SHA-256 mismatch (expected {expected}, got {actual}); the file was not used"
-
-
 def install_verified(directory: Path, expected: IdxFile, stream: BinaryIO, origin: str) -> Path:
     """Copy ``stream`` into ``directory/expected.name`` only if its SHA-256 is the expected one.
 
@@ -69,8 +65,8 @@ def install_verified(directory: Path, expected: IdxFile, stream: BinaryIO, origi
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != expected.sha256:
-            raise DatasetError(mismatch_message(f"{expected.name} from {origin}", expected.sha256,
-                                                digest.hexdigest()))
+            raise DatasetError(f"{expected.name} from {origin}: SHA-256 mismatch (expected {expected.sha256}, "
+                               f"got {digest.hexdigest()}); the file was not used")
         tmp.chmod(0o644)
         os.replace(tmp, target)
     finally:

@@ -14,106 +14,103 @@ _SETUP_CELL = Template('''\
 #   * tfds.load('mnist', ...) and tfds.builder('mnist', ...) read a prepared TFDS store, whatever
 #     data_dir, split or download you pass (other datasets are left alone);
 #   * keras.datasets.mnist.load_data() (also tf.keras...) returns the official arrays.
-# Nothing is imported here: each loader is adjusted when your code first imports it.
-import sys as _sys
-from importlib.abc import MetaPathFinder as _MetaPathFinder
-
-_MNIST_TFDS_DIR = $tfds_dir
-_MNIST_IDX_DIR = $idx_dir
+# Nothing heavy is imported here: each loader is adjusted when your code first imports it,
+# and the cell leaves no names behind.
 
 
-def _offline_tfds(module):
-    """tfds.load / tfds.builder for 'mnist' (any version spec) read the prepared store."""
+def _grader_offline_mnist(tfds_dir, idx_dir):
     import functools
-
-    load, builder = module.load, module.builder
+    import os
+    import sys
+    from importlib.abc import MetaPathFinder
 
     def is_mnist(name):
         return str(name).split(":")[0].strip().lower() == "mnist"
 
-    @functools.wraps(load)
-    def offline_load(name, *args, **kwargs):
-        if is_mnist(name):
-            kwargs.update(data_dir=_MNIST_TFDS_DIR, download=False, try_gcs=False)
-        return load(name, *args, **kwargs)
+    def offline_tfds(module):
+        """tfds.load / tfds.builder for 'mnist' (any version spec) read the prepared store."""
+        load, builder = module.load, module.builder
 
-    @functools.wraps(builder)
-    def offline_builder(name, *args, **kwargs):
-        if is_mnist(name):
-            kwargs.update(data_dir=_MNIST_TFDS_DIR, try_gcs=False)
-        return builder(name, *args, **kwargs)
+        @functools.wraps(load)
+        def offline_load(name, *args, **kwargs):
+            if is_mnist(name):
+                kwargs.update(data_dir=tfds_dir, download=False, try_gcs=False)
+            return load(name, *args, **kwargs)
 
-    return {"load": offline_load, "builder": offline_builder}
+        @functools.wraps(builder)
+        def offline_builder(name, *args, **kwargs):
+            if is_mnist(name):
+                kwargs.update(data_dir=tfds_dir, try_gcs=False)
+            return builder(name, *args, **kwargs)
 
-
-def _offline_keras(module):
-    """keras.datasets.mnist.load_data() reads the verified IDX files instead of downloading."""
-    import functools
-    import os
-
-    import numpy as np
+        return {"load": offline_load, "builder": offline_builder}
 
     def read_idx(name):
-        with open(os.path.join(_MNIST_IDX_DIR, name), "rb") as f:
+        import numpy as np
+
+        with open(os.path.join(idx_dir, name), "rb") as f:
             ndim = f.read(4)[3]
             shape = tuple(int(n) for n in np.frombuffer(f.read(4 * ndim), dtype=">u4"))
             return np.fromfile(f, dtype=np.uint8).reshape(shape)
 
-    @functools.wraps(module.load_data)
-    def load_data(path="mnist.npz"):
-        return ((read_idx("train-images-idx3-ubyte"), read_idx("train-labels-idx1-ubyte")),
-                (read_idx("t10k-images-idx3-ubyte"), read_idx("t10k-labels-idx1-ubyte")))
+    def offline_keras(module):
+        """keras.datasets.mnist.load_data() reads the verified IDX files instead of downloading."""
 
-    return {"load_data": load_data}
+        @functools.wraps(module.load_data)
+        def load_data(path="mnist.npz"):
+            return ((read_idx("train-images-idx3-ubyte"), read_idx("train-labels-idx1-ubyte")),
+                    (read_idx("t10k-images-idx3-ubyte"), read_idx("t10k-labels-idx1-ubyte")))
 
+        return {"load_data": load_data}
 
-_OFFLINE = {
-    "tensorflow_datasets.core.load": _offline_tfds,
-    "keras.src.datasets.mnist": _offline_keras,  # Keras 3 (also what tf.keras is)
-    "keras.datasets.mnist": _offline_keras,  # Keras 2
-}
+    patches = {
+        "tensorflow_datasets.core.load": offline_tfds,
+        "keras.src.datasets.mnist": offline_keras,  # Keras 3 (tf.keras is Keras 3 too)
+        "keras.datasets.mnist": offline_keras,  # Keras 2
+    }
 
+    def go_offline(module):
+        """Swap the module's loaders, and any copies other modules already imported."""
+        new = patches[module.__name__](module)
+        old = {name: getattr(module, name) for name in new}
+        if any(getattr(f, "_grader_offline", False) for f in old.values()):
+            return
+        for function in new.values():
+            function._grader_offline = True
+        for other in list(sys.modules.values()):
+            namespace = getattr(other, "__dict__", {})
+            for name, function in new.items():
+                if namespace.get(name) is old[name]:
+                    setattr(other, name, function)
 
-def _go_offline(module):
-    """Swap the module's loaders, and any copies other modules already imported."""
-    new = _OFFLINE[module.__name__](module)
-    old = {name: getattr(module, name) for name in new}
-    if any(getattr(f, "_grader_offline", False) for f in old.values()):
-        return
-    for function in new.values():
-        function._grader_offline = True
-    for other in list(_sys.modules.values()):
-        namespace = getattr(other, "__dict__", {})
-        for name, function in new.items():
-            if namespace.get(name) is old[name]:
-                setattr(other, name, function)
+    class GraderOfflineMnist(MetaPathFinder):
+        """Calls go_offline on a module right after Python first imports it."""
 
+        def find_spec(self, fullname, path, target=None):
+            if fullname not in patches:
+                return None
+            others = [f for f in sys.meta_path if f is not self and hasattr(f, "find_spec")]
+            spec = next(filter(None, (f.find_spec(fullname, path, target) for f in others)), None)
+            if spec is None or spec.loader is None:
+                return spec
+            exec_module = spec.loader.exec_module
 
-class _GoOfflineOnImport(_MetaPathFinder):
-    """Calls _go_offline on a module right after Python first imports it."""
+            def exec_then_go_offline(module):
+                exec_module(module)
+                go_offline(module)
 
-    def find_spec(self, fullname, path, target=None):
-        if fullname not in _OFFLINE:
-            return None
-        others = [f for f in _sys.meta_path if f is not self and hasattr(f, "find_spec")]
-        spec = next(filter(None, (f.find_spec(fullname, path, target) for f in others)), None)
-        if spec is None or spec.loader is None:
+            spec.loader.exec_module = exec_then_go_offline
             return spec
-        exec_module = spec.loader.exec_module
 
-        def exec_then_go_offline(module):
-            exec_module(module)
-            _go_offline(module)
-
-        spec.loader.exec_module = exec_then_go_offline
-        return spec
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "GraderOfflineMnist"]
+    sys.meta_path.insert(0, GraderOfflineMnist())
+    for name in patches:
+        if name in sys.modules:
+            go_offline(sys.modules[name])
 
 
-_sys.meta_path[:] = [f for f in _sys.meta_path if type(f).__name__ != "_GoOfflineOnImport"]
-_sys.meta_path.insert(0, _GoOfflineOnImport())
-for _name in _OFFLINE:
-    if _name in _sys.modules:
-        _go_offline(_sys.modules[_name])
+_grader_offline_mnist($tfds_dir, $idx_dir)
+del _grader_offline_mnist
 ''')
 
 _UTILS_MODULE = '''\

