@@ -1,0 +1,290 @@
+"""The sandbox contains real child processes: network, files, limits, timeouts and output."""
+
+from __future__ import annotations
+
+import os
+import resource
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from grader.sandbox import (
+    ISOLATION_ENV,
+    Limits,
+    SandboxPolicy,
+    SandboxResult,
+    isolation_available,
+    run_sandboxed,
+    sandboxed_command,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+
+@pytest.fixture(params=["bubblewrap", "rlimits"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test using this runs once per isolation mode (bubblewrap skipped where unusable)."""
+    if request.param == "rlimits":
+        monkeypatch.setenv(ISOLATION_ENV, "rlimits")
+    else:
+        _require_bubblewrap(monkeypatch)
+    return request.param
+
+
+@pytest.fixture()
+def bubblewrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    _require_bubblewrap(monkeypatch)
+
+
+def _require_bubblewrap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ISOLATION_ENV, raising=False)
+    if isolation_available() != "bubblewrap":
+        pytest.skip("bubblewrap is missing or cannot create namespaces on this machine")
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder
+
+
+def python(code: str, policy: SandboxPolicy, *, timeout: float = 30, **kwargs: object) -> SandboxResult:
+    return run_sandboxed([PY, "-c", code], policy, timeout=timeout, **kwargs)
+
+
+@pytest.fixture()
+def marker() -> Iterator[str]:
+    """A unique `sleep` argument; processes carrying it are killed after the test whatever happened."""
+    value = str(900_000 + secrets.randbelow(99_999))
+    yield value
+    for proc in survivors(value):
+        proc.kill()
+
+
+def survivors(marker: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if marker in (proc.info["cmdline"] or []) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+def test_probe_and_forced_fallback(monkeypatch: pytest.MonkeyPatch, workdir: Path) -> None:
+    monkeypatch.delenv(ISOLATION_ENV, raising=False)
+    assert isolation_available() in ("bubblewrap", "rlimits")
+    monkeypatch.setenv(ISOLATION_ENV, "rlimits")
+    assert isolation_available() == "rlimits"
+    command, preexec = sandboxed_command(["true"], SandboxPolicy(workdir=workdir))
+    assert command[0] == PY and callable(preexec)
+    monkeypatch.setenv(ISOLATION_ENV, "chroot")
+    with pytest.raises(ValueError, match=ISOLATION_ENV):
+        isolation_available()
+
+
+def test_venv_python_imports_numpy(mode: str, workdir: Path) -> None:
+    result = python("import numpy; print(numpy.arange(4).sum())", SandboxPolicy(workdir=workdir))
+    assert (result.returncode, result.stdout.strip()) == (0, "6"), result.stderr
+    assert result.isolation == mode
+
+
+def test_environment_is_clean(mode: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADER_SECRET_TOKEN", "s3cret")
+    policy = SandboxPolicy(workdir=workdir, env={"MPLCONFIGDIR": str(workdir / ".mpl")})
+    code = "import os; print(os.getcwd()); print(sorted(os.environ)); print(os.environ['HOME'])"
+    cwd, names, home = python(code, policy).stdout.splitlines()
+    assert cwd == home == str(workdir.resolve())
+    assert "GRADER_SECRET_TOKEN" not in names and "MPLCONFIGDIR" in names
+
+
+def test_no_network(bubblewrap: None, workdir: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        code = (
+            "import socket\n"
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2).close()\n"
+            "    print('connected')\n"
+            "except OSError as exc:\n"
+            "    print('refused', exc)\n"
+        )
+        blocked = python(code, SandboxPolicy(workdir=workdir))
+        allowed = python(code, SandboxPolicy(workdir=workdir, network=True))
+    assert blocked.stdout.startswith("refused"), blocked.stdout + blocked.stderr
+    assert allowed.stdout.startswith("connected"), allowed.stdout + allowed.stderr
+
+
+def test_hidden_paths_cannot_be_read(bubblewrap: None, tmp_path: Path, workdir: Path) -> None:
+    course = tmp_path / "course"
+    (course / "answers").mkdir(parents=True)
+    (course / "answers" / "key.ipynb").write_text("the answer is 42")
+    (course / "reference.ipynb").write_text("reference solution")
+    (course / "public.txt").write_text("visible")
+    policy = SandboxPolicy(workdir=workdir, readonly=(course,), hidden=(course / "answers", course / "reference.ipynb"))
+    code = (
+        "import os, sys\n"
+        "course = sys.argv[1]\n"
+        "print(open(os.path.join(course, 'public.txt')).read())\n"
+        "print(os.listdir(os.path.join(course, 'answers')))\n"
+        "for name in ('answers/key.ipynb', 'reference.ipynb'):\n"
+        "    try:\n"
+        "        print(repr(open(os.path.join(course, name)).read()))\n"
+        "    except OSError as exc:\n"
+        "        print(type(exc).__name__)\n"
+    )
+    result = run_sandboxed([PY, "-c", code, str(course)], policy, timeout=30)
+    public, listing, key, reference = result.stdout.splitlines()
+    assert (public, listing) == ("visible", "[]"), result.stderr
+    assert key == "FileNotFoundError"
+    assert reference in ("PermissionError", "''")
+
+
+def test_paths_inside_a_hidden_folder_can_be_bound_back(bubblewrap: None, tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    (output / "data").mkdir(parents=True)
+    (output / "data" / "mnist.txt").write_text("digits")
+    (output / "report.json").write_text("{}")
+    scratch = output / "scratch" / "alice"
+    scratch.mkdir(parents=True)
+    policy = SandboxPolicy(workdir=scratch, readonly=(output / "data",), hidden=(output,))
+    code = (
+        "import os\n"
+        "open('notes.txt', 'w').write('ok')\n"
+        "print(open('../../data/mnist.txt').read(), os.path.exists('../../report.json'))\n"
+    )
+    result = python(code, policy)
+    assert result.stdout.split() == ["digits", "False"], result.stderr
+    assert (scratch / "notes.txt").read_text() == "ok"
+
+
+def test_writes_stay_in_workdir(bubblewrap: None, tmp_path: Path, workdir: Path) -> None:
+    course = tmp_path / "course"
+    course.mkdir()
+    name = f"cnn-grader-sandbox-test-{secrets.token_hex(4)}"
+    targets = [course / name, REPO / name, Path.home() / name, Path("/tmp") / name, workdir / name]
+    code = (
+        "import sys\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        open(path, 'w').write('x')\n"
+        "        print('wrote')\n"
+        "    except OSError:\n"
+        "        print('denied')\n"
+    )
+    try:
+        policy = SandboxPolicy(workdir=workdir, readonly=(course,))
+        result = run_sandboxed([PY, "-c", code, *map(str, targets)], policy, timeout=30)
+        outcomes = result.stdout.splitlines()
+        leaked = [str(path) for path in targets[:-1] if path.exists()]
+    finally:
+        for path in targets[:-1]:
+            path.unlink(missing_ok=True)
+    assert outcomes[:3] == ["denied"] * 3, result.stderr
+    assert outcomes[3:] == ["wrote", "wrote"]
+    assert leaked == [], "the private /tmp leaked into the host's /tmp"
+    assert (workdir / name).read_text() == "x"
+
+
+def test_sandboxed_process_has_no_privileges(bubblewrap: None, workdir: Path) -> None:
+    code = (
+        "import os\n"
+        "caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')]\n"
+        "print(os.getuid(), caps[0])\n"
+        "try:\n"
+        "    os.setuid(0)\n"
+        "    print('became root')\n"
+        "except OSError:\n"
+        "    print('denied')\n"
+    )
+    uid, caps, setuid = python(code, SandboxPolicy(workdir=workdir)).stdout.split()
+    assert int(caps, 16) == 0
+    assert setuid == "denied"
+    assert uid != "0" or os.getuid() != 0
+
+
+def test_memory_limit(mode: str, workdir: Path) -> None:
+    policy = SandboxPolicy(workdir=workdir, limits=Limits(memory_bytes=256 * 1024**2))
+    result = python("block = bytearray(1024**3); print('allocated')", policy)
+    assert result.returncode != 0
+    assert "allocated" not in result.stdout
+    assert "MemoryError" in result.stderr
+
+
+def test_fork_bomb_is_capped(mode: str, workdir: Path, marker: str) -> None:
+    if mode == "rlimits" and os.geteuid() == 0:
+        pytest.skip("the kernel does not apply RLIMIT_NPROC to root, and the fallback cannot drop root")
+    code = (
+        "import subprocess\n"
+        "children = []\n"
+        "try:\n"
+        "    for _ in range(1000):\n"
+        f"        children.append(subprocess.Popen(['sleep', '{marker}']))\n"
+        "    print('spawned', len(children))\n"
+        "except OSError as exc:\n"
+        "    print('stopped', len(children), exc.errno)\n"
+    )
+    result = python(code, SandboxPolicy(workdir=workdir, limits=Limits(max_processes=64)))
+    verdict, count, *_ = result.stdout.split()
+    assert verdict == "stopped", result.stdout
+    assert 0 < int(count) < 64
+    assert survivors(marker) == []
+
+
+def test_file_size_limit(mode: str, workdir: Path) -> None:
+    policy = SandboxPolicy(workdir=workdir, limits=Limits(max_file_bytes=1024**2))
+    code = "f = open('big.bin', 'wb')\nfor _ in range(20):\n    f.write(b'x' * 1024**2)\n    f.flush()\n"
+    result = python(code, policy)
+    assert result.returncode != 0
+    assert "File too large" in result.stderr
+    assert (workdir / "big.bin").stat().st_size <= 1024**2
+
+
+def test_cpu_time_limit(mode: str, workdir: Path) -> None:
+    policy = SandboxPolicy(workdir=workdir, limits=Limits(cpu_seconds=1))
+    result = python("while True:\n    pass\n", policy, timeout=20)
+    assert not result.timed_out
+    assert result.returncode != 0
+
+
+def test_timeout_kills_the_whole_tree(mode: str, workdir: Path, marker: str) -> None:
+    code = (
+        "import subprocess, time\n"
+        f"subprocess.Popen(['sleep', '{marker}'])\n"
+        f"subprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
+        "print('started', flush=True)\n"
+        "time.sleep(1000)\n"
+    )
+    start = time.monotonic()
+    result = python(code, SandboxPolicy(workdir=workdir), timeout=1.5, kill_grace=0.5)
+    elapsed = time.monotonic() - start
+    assert result.timed_out and result.stdout.strip() == "started"
+    assert result.returncode != 0
+    assert elapsed < 5
+    assert survivors(marker) == []
+
+
+def test_leftover_background_processes_are_killed(mode: str, workdir: Path, marker: str) -> None:
+    code = f"import subprocess\nsubprocess.Popen(['sleep', '{marker}'])\nprint('done')\n"
+    result = python(code, SandboxPolicy(workdir=workdir), timeout=20, kill_grace=0.5)
+    assert (result.returncode, result.timed_out, result.stdout.strip()) == (0, False, "done")
+    assert survivors(marker) == []
+
+
+def test_output_is_capped(mode: str, workdir: Path) -> None:
+    limit = 1024**2
+    code = "import sys\nchunk = b'y' * 1024**2\nfor _ in range(200):\n    sys.stdout.buffer.write(chunk)\n"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = python(code, SandboxPolicy(workdir=workdir), stdout_limit=limit)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert result.returncode == 0 and result.truncated
+    assert result.stdout.startswith("y" * limit)
+    assert len(result.stdout) < limit + 200
+    assert "output truncated: 208666624 more bytes" in result.stdout
+    assert grown_kib < 64 * 1024
