@@ -97,7 +97,7 @@ def _failures(notebook: NotebookNode, killed_for_time: bool, notebook_timeout: f
             elif reached_end:
                 failures.append(CellFailure(index, "not-run", "the notebook stopped before this cell ran"))
             reached_end = False
-        elif outcome["status"] != "ok":
+        elif outcome["status"] not in ("ok", "skipped"):
             failures.append(CellFailure(index, outcome["status"], outcome["error"]))
     return failures
 
@@ -105,16 +105,20 @@ def _failures(notebook: NotebookNode, killed_for_time: bool, notebook_timeout: f
 def execute_notebook(
     notebook: NotebookNode,
     workspace: Workspace,
-    name: str,
     options: ExecutionOptions,
+    setup_sources: Sequence[str] = (),
+    skip_cells: Sequence[int] = (),
     epilogue: str = "",
 ) -> Execution:
-    """Run ``notebook`` (already including any set-up cells) with ``workspace.work`` as its folder."""
+    """Run ``notebook`` with ``workspace.work`` as its folder, after the grader's set-up cells.
+
+    ``skip_cells`` (indices into ``notebook``) are left unexecuted; ``epilogue`` runs after the last cell.
+    """
     limits = options.limits
     source = workspace.out / "input.ipynb"
     output = workspace.out / "executed.ipynb"
     epilogue_path = workspace.out / "epilogue.json"
-    nbformat.write(notebook, source)
+    nbformat.write(with_setup_cells(notebook, setup_sources), source)
     request = RunRequest(
         notebook=str(source),
         output=str(output),
@@ -123,6 +127,7 @@ def execute_notebook(
         max_output_bytes=limits.max_output_mb * _MB,
         epilogue=epilogue,
         epilogue_output=str(epilogue_path),
+        skip_cells=tuple(index + len(setup_sources) for index in skip_cells),
     )
     request_path = workspace.out / "request.json"
     request.write(request_path)

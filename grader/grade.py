@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from nbformat import NotebookNode
 
 from grader.checks import CheckResult, run_text_check
-from grader.execute import CellFailure, Execution, ExecutionOptions, execute_notebook
+from grader.checks.model import ModelEvidence, run_model_check
+from grader.device import kernel_environment
+from grader.execute import CellFailure, ExecutionOptions, execute_notebook
+from grader.model_exercise import ModelTask, collect, model_task, prepare, section_seconds, write_files
 from grader.notebook import NotebookError, answer_blocks, read_notebook, split_sections
-from grader.scoring import (
-    ExerciseResult,
-    SubmissionResult,
-    failed_submission,
-    score_exercise,
-    score_submission,
-)
+from grader.scoring import ExerciseResult, SubmissionResult, failed_submission, score_exercise, score_submission
 from grader.spec import Exercise, Limits, ModelAccuracyCheck, Spec
 from grader.workspace import create_workspace
+
+
+def _quiet(_message: str) -> None:
+    """Progress sink for library use."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,18 @@ class GradeOptions:
     limits: Limits | None = None
     hidden: tuple[Path, ...] = ()
     exercises: tuple[int, ...] = ()
-    extra_setup: tuple[str, ...] = field(default=())
+    progress: Callable[[str], None] = _quiet
+
+
+@dataclass(frozen=True)
+class Run:
+    """What executing (or not executing) the notebook produced for grading."""
+
+    notebook: NotebookNode
+    failures: tuple[CellFailure, ...] = ()
+    isolation: str = "none (stored outputs graded)"
+    notes: tuple[str, ...] = ()
+    model: ModelEvidence | None = None
 
 
 def _failure_lines(failures: tuple[CellFailure, ...], cells: list[int]) -> list[str]:
@@ -38,19 +51,20 @@ def _failure_lines(failures: tuple[CellFailure, ...], cells: list[int]) -> list[
             for failure in failures if failure.cell_index in inside]
 
 
-def _grade_exercise(exercise: Exercise, notebook: NotebookNode, cells: list[int],
-                    failures: tuple[CellFailure, ...]) -> ExerciseResult:
-    blocks = answer_blocks(notebook, cells)
+def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], blocked: str) -> ExerciseResult:
+    blocks = answer_blocks(run.notebook, cells)
     results: list[CheckResult] = []
+    metrics: dict = {}
     for check in exercise.checks:
-        if isinstance(check, ModelAccuracyCheck):
-            results.append(CheckResult(check.id, check.label, check.kind, check.points, 0.0, False,
-                                       f"accuracy ≥ {check.threshold}", "",
-                                       f"{check.label}: model evaluation is not available yet"))
-        else:
+        if not isinstance(check, ModelAccuracyCheck):
             results.append(run_text_check(check, blocks))
-    return score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results,
-                          _failure_lines(failures, cells))
+            continue
+        evidence = run.model or ModelEvidence(None, blocked or "the model was not evaluated", "", None, None)
+        result, metrics = run_model_check(check, evidence, blocks)
+        results.append(result)
+    errors = _failure_lines(run.failures, cells) + ([blocked] if blocked else [])
+    return score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, errors,
+                          metrics, status="error" if blocked else None)
 
 
 def _selected(spec: Spec, options: GradeOptions) -> list[Exercise]:
@@ -59,11 +73,31 @@ def _selected(spec: Spec, options: GradeOptions) -> list[Exercise]:
     return [exercise for exercise in spec.exercises if exercise.number in options.exercises]
 
 
-def _execute(path: Path, notebook: NotebookNode, spec: Spec, options: GradeOptions) -> Execution:
+def _skipped_cells(sections: dict[int, list[int]], wanted: set[int]) -> list[int]:
+    return sorted(index for number, cells in sections.items() if number not in wanted for index in cells)
+
+
+def _execute(path: Path, notebook: NotebookNode, spec: Spec, options: GradeOptions, task: ModelTask | None,
+             sections: dict[int, list[int]], wanted: set[int]) -> Run:
+    preparation = prepare(task, options.progress)
     workspace = create_workspace(path)
     try:
-        execution_options = ExecutionOptions(limits=options.limits or spec.limits, hidden=options.hidden)
-        return execute_notebook(notebook, workspace, path.name, execution_options)
+        write_files(preparation, workspace.work)
+        execution_options = ExecutionOptions(
+            limits=options.limits or spec.limits,
+            hidden=options.hidden,
+            readonly=preparation.readonly,
+            env=tuple(kernel_environment(options.device).items()),
+        )
+        execution = execute_notebook(notebook, workspace, execution_options, preparation.setup_sources,
+                                     _skipped_cells(sections, wanted), preparation.epilogue)
+        model = None
+        if task is not None and not task.blocked:
+            seconds = section_seconds(execution.notebook, sections.get(task.exercise.number, []))
+            model = collect(task, workspace.work, execution.epilogue_output, seconds, options.hidden,
+                            options.progress)
+        notes = (execution.problem,) if execution.problem else ()
+        return Run(execution.notebook, execution.failures, execution.isolation, notes, model)
     finally:
         workspace.remove()
 
@@ -78,15 +112,17 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
         notebook = read_notebook(path)
     except NotebookError as error:
         return failed_submission(str(path), max_score, f"{path}: {error}")
-    failures: tuple[CellFailure, ...] = ()
-    isolation = "none (stored outputs)"
-    notes: list[str] = []
-    if options.execute:
-        execution = _execute(path, notebook, spec, options)
-        notebook, failures, isolation = execution.notebook, execution.failures, execution.isolation
-        if execution.problem:
-            notes.append(execution.problem)
     sections = split_sections(notebook)
-    results = [_grade_exercise(exercise, notebook, sections.get(exercise.number, []), failures)
+    task = model_task(exercises, options.device)
+    wanted = {exercise.number for exercise in exercises} - ({task.exercise.number} if task and task.blocked else set())
+    if options.execute:
+        run = _execute(path, notebook, spec, options, task, sections, wanted)
+    else:
+        model = None
+        if task is not None:
+            model = collect(task, path.parent, None, None, options.hidden, options.progress)
+        run = Run(notebook, model=model)
+    results = [_grade_exercise(exercise, run, sections.get(exercise.number, []),
+                               task.blocked if task and task.exercise is exercise else "")
                for exercise in exercises]
-    return score_submission(str(path), results, isolation, time.monotonic() - started, tuple(notes))
+    return score_submission(str(path), results, run.isolation, time.monotonic() - started, run.notes)

@@ -2,7 +2,7 @@
 
 Run as ``python -m grader.runner REQUEST.json`` (inside the sandbox). The executed notebook is
 saved after every cell, so a run killed for its wall-time limit still leaves what it did. Each
-executed code cell gets ``metadata.grader = {"status": "ok"|"error"|"timeout"|"dead", "error": str}``.
+executed code cell gets ``metadata.grader = {"status": "ok"|"error"|"timeout"|"dead"|"skipped", "error": str}``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class RunRequest:
     kernel_name: str = "python3"
     epilogue: str = ""
     epilogue_output: str = ""
+    skip_cells: tuple[int, ...] = ()
 
     @classmethod
     def read(cls, path: Path) -> RunRequest:
@@ -104,7 +105,14 @@ class Runner:
 
     def run(self) -> None:
         """Execute every code cell; a dead kernel is recorded and a fresh one runs the cells after it."""
+        try:
+            self._run_cells()
+        finally:
+            self._save(force=True)
+
+    def _run_cells(self) -> None:
         cells = self.notebook.cells
+        skipped = set(self.request.skip_cells)
         index = 0
         client = self._client()
         while index < len(cells):
@@ -113,6 +121,9 @@ class Runner:
                     cell = cells[index]
                     index += 1
                     if cell.cell_type != "code":
+                        continue
+                    if index - 1 in skipped:
+                        cell.metadata["grader"] = {"status": "skipped", "error": ""}
                         continue
                     try:
                         client.execute_cell(cell, index - 1)
@@ -123,16 +134,19 @@ class Runner:
                         break
                 else:
                     self._run_epilogue(client)
-        self._save(force=True)
 
     def _run_epilogue(self, client: CappedClient) -> None:
+        """Run the grader's epilogue in the notebook's kernel; its cell is removed again afterwards."""
         if not self.request.epilogue:
             return
         cell = nbformat.v4.new_code_cell(self.request.epilogue)
+        self.notebook.cells.append(cell)
         try:
-            client.execute_cell(cell, len(self.notebook.cells))
+            client.execute_cell(cell, len(self.notebook.cells) - 1)
         except DeadKernelError:
             return
+        finally:
+            self.notebook.cells.pop()
         text = "".join(output.get("text", "") for output in cell.outputs if output.get("name") == "stdout")
         Path(self.request.epilogue_output).write_text(text, encoding="utf-8")
 
