@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from grader.datasets import DatasetError, fetch_mnist
+from grader.device import gpu_count
 from grader.grade import GradeOptions, grade_notebook
 from grader.report import print_summary, write_results
 from grader.scoring import SubmissionResult, failed_submission
@@ -19,8 +21,8 @@ from grader.submissions import discover, hideable
 USAGE_ERROR = 2
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Grade notebooks for the convolutional-neural-network chapter exercises.")
-console = Console(stderr=False)
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 class Device(str, Enum):
@@ -65,9 +67,14 @@ def grade(
     cell_timeout: Annotated[float | None, typer.Option(help="Seconds one cell may run (default: the spec's).")] = None,
     notebook_timeout: Annotated[float | None, typer.Option(
         help="Seconds a whole notebook may run (default: the spec's).")] = None,
+    exercise: Annotated[list[int] | None, typer.Option(
+        "--exercise", "-e", help="Grade only these exercises (repeatable); the others' cells are not run.")] = None,
 ) -> None:
     """Grade SUBMISSIONS and write OUT/results.json and OUT/grades.csv."""
     loaded = _load(spec)
+    if device is Device.gpu and gpu_count() == 0:
+        errors.print("[red]error[/red] --device gpu: TensorFlow sees no GPU on this machine")
+        raise typer.Exit(USAGE_ERROR)
     found = discover(submissions)
     for problem in found.problems:
         errors.print(f"[red]error[/red] {problem}", highlight=False)
@@ -79,7 +86,8 @@ def grade(
         limits = type(limits)(**{**limits.__dict__, **({"cell_timeout": cell_timeout} if cell_timeout else {}),
                                  **({"notebook_timeout": notebook_timeout} if notebook_timeout else {})})
     options = GradeOptions(execute=execute, device=device.value, limits=limits,
-                           hidden=_hidden(loaded, out.resolve(), found.roots))
+                           hidden=_hidden(loaded, out.resolve(), found.roots), exercises=tuple(exercise or ()),
+                           progress=lambda message: console.print(message, highlight=False))
     results: list[SubmissionResult] = [
         failed_submission(problem.split(": ", 1)[0], loaded.max_score, problem)
         for problem in found.problems if "no such file" in problem or "not a notebook" in problem
@@ -119,6 +127,30 @@ def keycheck(spec: SpecOption = None) -> None:
         errors.print("no keyed figures in this spec")
     if not all(figure.ok for figure in figures):
         raise typer.Exit(1)
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Datasets the exercises need, kept in a verified local cache.")
+app.add_typer(data_app, name="data")
+
+
+class Dataset(str, Enum):
+    mnist = "mnist"
+
+
+@data_app.command("fetch")
+def data_fetch(
+    dataset: Annotated[Dataset, typer.Argument(help="The dataset to fetch.")],
+    source: Annotated[Path | None, typer.Option(
+        "--from", help="Use these files: a folder or file of IDX, .gz IDX or Keras mnist.npz.")] = None,
+) -> None:
+    """Fill the cache (CNN_GRADER_CACHE, else the user cache folder), checking every file's SHA-256."""
+    try:
+        result = fetch_mnist(source, progress=lambda message: console.print(message, highlight=False))
+    except DatasetError as error:
+        errors.print(f"[red]error[/red] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    state = "already present" if result.already_present else "ready"
+    console.print(f"{dataset.value}: {state} in {result.directory}", highlight=False)
 
 
 def main() -> None:
