@@ -13,7 +13,15 @@ from grader.checks import CheckResult, run_text_check
 from grader.checks.model import ModelEvidence, run_model_check
 from grader.device import kernel_environment
 from grader.execute import CellFailure, ExecutionOptions, execute_notebook
-from grader.model_exercise import ModelTask, collect, model_task, prepare, section_seconds, write_files
+from grader.model_exercise import (
+    TRAINING_SKIPPED,
+    ModelTask,
+    collect,
+    model_task,
+    prepare,
+    section_seconds,
+    write_files,
+)
 from grader.notebook import NotebookError, answer_blocks, read_notebook, split_sections
 from grader.scoring import ExerciseResult, SubmissionResult, failed_submission, score_exercise, score_submission
 from grader.spec import Exercise, Limits, ModelAccuracyCheck, Spec
@@ -31,6 +39,7 @@ class GradeOptions:
     limits: Limits | None = None
     hidden: tuple[Path, ...] = ()
     exercises: tuple[int, ...] = ()
+    skip_training: bool = False
     progress: Callable[[str], None] = _quiet
 
 
@@ -51,7 +60,8 @@ def _failure_lines(failures: tuple[CellFailure, ...], cells: list[int]) -> list[
             for failure in failures if failure.cell_index in inside]
 
 
-def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], blocked: str) -> ExerciseResult:
+def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str) -> ExerciseResult:
+    """Score one exercise; ``not_run`` says why its model was not trained here ("" when it was)."""
     blocks = answer_blocks(run.notebook, cells)
     results: list[CheckResult] = []
     metrics: dict = {}
@@ -59,12 +69,15 @@ def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], blocked: str
         if not isinstance(check, ModelAccuracyCheck):
             results.append(run_text_check(check, blocks))
             continue
-        evidence = run.model or ModelEvidence(None, blocked or "the model was not evaluated", "", None, None)
+        evidence = run.model or ModelEvidence(None, not_run or "the model was not evaluated", "", None, None)
         result, metrics = run_model_check(check, evidence, blocks)
         results.append(result)
-    errors = _failure_lines(run.failures, cells) + ([blocked] if blocked else [])
+    if not_run == TRAINING_SKIPPED:
+        return score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, [],
+                              metrics, status="skipped")
+    errors = _failure_lines(run.failures, cells) + ([not_run] if not_run else [])
     return score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, errors,
-                          metrics, status="error" if blocked else None)
+                          metrics, status="error" if not_run else None)
 
 
 def _selected(spec: Spec, options: GradeOptions) -> list[Exercise]:
@@ -113,7 +126,7 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
     except NotebookError as error:
         return failed_submission(str(path), max_score, f"{path}: {error}")
     sections = split_sections(notebook)
-    task = model_task(exercises, options.device)
+    task = model_task(exercises, options.device, options.skip_training)
     wanted = {exercise.number for exercise in exercises} - ({task.exercise.number} if task and task.blocked else set())
     if options.execute:
         run = _execute(path, notebook, spec, options, task, sections, wanted)

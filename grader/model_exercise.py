@@ -18,6 +18,7 @@ from grader.handoff import epilogue_source, read_handoff
 from grader.spec import Exercise, ModelAccuracyCheck
 
 Progress = Callable[[str], None]
+TRAINING_SKIPPED = "training skipped: the model exercise was not run (--skip-training)"
 _MB = 1024**2
 
 
@@ -38,12 +39,13 @@ class Preparation:
     files: tuple[tuple[str, str], ...] = ()
 
 
-def model_task(exercises: Sequence[Exercise], device: str) -> ModelTask | None:
-    """The selected exercise with a model check, if any, and whether it can train here."""
+def model_task(exercises: Sequence[Exercise], device: str, skip_training: bool = False) -> ModelTask | None:
+    """The selected exercise with a model check, if any, and why it cannot train here ("" if it can)."""
     for exercise in exercises:
         for check in exercise.checks:
             if isinstance(check, ModelAccuracyCheck):
-                return ModelTask(exercise, check, training_blocked(check, device))
+                blocked = TRAINING_SKIPPED if skip_training else training_blocked(check, device)
+                return ModelTask(exercise, check, blocked)
     return None
 
 

@@ -1,0 +1,1 @@
+"""CLI commands beyond grading, each module registering its own Typer commands on the app."""
