@@ -10,11 +10,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from grader.batch import grade_batch
 from grader.datasets import DatasetError, fetch_mnist
 from grader.device import gpu_count
-from grader.grade import GradeOptions, grade_notebook
-from grader.report import print_summary, write_results
-from grader.scoring import SubmissionResult, failed_submission
+from grader.grade import GradeOptions
+from grader.progress import BatchProgress, default_workers
+from grader.report import print_summary
+from grader.scoring import failed_submission
 from grader.spec import Spec, SpecError, bundled_spec_path, load_spec
 from grader.submissions import discover, hideable
 
@@ -69,6 +71,10 @@ def grade(
         help="Seconds a whole notebook may run (default: the spec's).")] = None,
     exercise: Annotated[list[int] | None, typer.Option(
         "--exercise", "-e", help="Grade only these exercises (repeatable); the others' cells are not run.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-j", min=1, help="Notebooks graded at once (default: the number of CPU cores).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Regrade every submission, even those unchanged since the last run in --out.")] = False,
 ) -> None:
     """Grade SUBMISSIONS and write OUT/results.json and OUT/grades.csv."""
     loaded = _load(spec)
@@ -88,15 +94,11 @@ def grade(
     options = GradeOptions(execute=execute, device=device.value, limits=limits,
                            hidden=_hidden(loaded, out.resolve(), found.roots), exercises=tuple(exercise or ()),
                            progress=lambda message: console.print(message, highlight=False))
-    results: list[SubmissionResult] = [
-        failed_submission(problem.split(": ", 1)[0], loaded.max_score, problem)
-        for problem in found.problems if "no such file" in problem or "not a notebook" in problem
-    ]
-    total = len(found.notebooks)
-    for index, notebook in enumerate(found.notebooks, start=1):
-        with console.status(f"grading {notebook.name} ({index}/{total})"):
-            results.append(grade_notebook(notebook, loaded, options))
-        write_results(results, loaded, out)
+    missing = [failed_submission(problem.split(": ", 1)[0], loaded.max_score, problem)
+               for problem in found.problems if "no such file" in problem or "not a notebook" in problem]
+    with BatchProgress(console, len(found.notebooks)) as progress:
+        results = grade_batch(found.notebooks, loaded, options, out, workers=workers or default_workers(),
+                              force=force, extra=missing, events=progress.events)
     print_summary(results, loaded, console)
     console.print(f"results: {out / 'results.json'}, {out / 'grades.csv'}", highlight=False)
     if fail_under is not None and any(result.percent < fail_under for result in results):

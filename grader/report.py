@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.checks import CheckResult
-from grader.scoring import SubmissionResult
+from grader.scoring import ExerciseResult, SubmissionResult
 from grader.spec import Spec
 
 RESULTS_FILE = "results.json"
@@ -42,6 +42,7 @@ def submission_dict(result: SubmissionResult) -> dict[str, Any]:
         "notes": list(result.notes),
         "isolation": result.isolation,
         "seconds": result.seconds,
+        "fingerprint": result.fingerprint,
         "exercises": [
             {
                 "number": exercise.number,
@@ -57,6 +58,33 @@ def submission_dict(result: SubmissionResult) -> dict[str, Any]:
             for exercise in result.exercises
         ],
     }
+
+
+def submission_from_dict(data: dict[str, Any]) -> SubmissionResult:
+    """Rebuild a submission from its results.json form (the inverse of ``submission_dict``)."""
+    exercises = tuple(
+        ExerciseResult(
+            number=exercise["number"], id=exercise["id"], title=exercise.get("title", ""),
+            score=exercise["score"], max_score=exercise["max_score"], status=exercise["status"],
+            checks=tuple(CheckResult(**{key: check[key] for key in _CHECK_FIELDS}) for check in exercise["checks"]),
+            errors=tuple(exercise.get("errors", ())), metrics=exercise.get("metrics", {}),
+        )
+        for exercise in data.get("exercises", [])
+    )
+    return SubmissionResult(
+        path=data["path"], score=data["score"], max_score=data["max_score"], status=data["status"],
+        error=data.get("error", ""), exercises=exercises, isolation=data.get("isolation", ""),
+        seconds=data.get("seconds", 0.0), notes=tuple(data.get("notes", ())), fingerprint=data.get("fingerprint", ""),
+    )
+
+
+def read_results(out: Path) -> list[SubmissionResult]:
+    """The submissions of an earlier run's results.json ([] when there is none or it is unreadable)."""
+    try:
+        document = json.loads((out / RESULTS_FILE).read_text(encoding="utf-8"))
+        return [submission_from_dict(entry) for entry in document["submissions"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -35,6 +35,7 @@ class SubmissionResult:
     isolation: str = ""
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    fingerprint: str = ""
 
     @property
     def percent(self) -> float:

@@ -1,0 +1,94 @@
+"""Grade many notebooks: in parallel, with progress, writing results as each one finishes, and
+skipping those whose notebook, folder and spec are unchanged since the last run."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from grader.grade import GradeOptions, grade_notebook
+from grader.report import read_results, write_results
+from grader.scoring import SubmissionResult
+from grader.spec import Spec
+
+_FINGERPRINT_MAX_FILE = 64 * 1024**2
+
+
+@dataclass(frozen=True)
+class BatchEvents:
+    """Callbacks for progress reporting; each gets the notebook concerned."""
+
+    started: Callable[[Path], None] = lambda path: None
+    finished: Callable[[Path, SubmissionResult, bool], None] = lambda path, result, reused: None
+
+
+def fingerprint(notebook: Path, spec: Spec, options: GradeOptions) -> str:
+    """A digest of everything a grade depends on: the notebook, its folder's files, the spec, the options."""
+    digest = hashlib.sha256()
+    digest.update(spec.path.read_bytes())
+    settings = (options.execute, options.device, options.exercises, options.skip_training, options.limits)
+    digest.update(repr(settings).encode())
+    folder = notebook.parent
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.is_symlink() or (path.suffix == ".ipynb" and path != notebook):
+            continue
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes() if path.stat().st_size <= _FINGERPRINT_MAX_FILE else b"large")
+    return digest.hexdigest()
+
+
+def _grade_one(notebook: Path, spec: Spec, options: GradeOptions, stamp: str) -> SubmissionResult:
+    return replace(grade_notebook(notebook, spec, options), fingerprint=stamp)
+
+
+def grade_batch(
+    notebooks: Sequence[Path],
+    spec: Spec,
+    options: GradeOptions,
+    out: Path,
+    *,
+    workers: int = 1,
+    force: bool = False,
+    extra: Sequence[SubmissionResult] = (),
+    events: BatchEvents = BatchEvents(),
+) -> list[SubmissionResult]:
+    """Grade ``notebooks`` with ``workers`` at once; results keep the input order whatever finishes first.
+
+    ``extra`` (e.g. submissions that could not be found) is written with the rest. results.json and
+    grades.csv are rewritten after every submission, so an interrupted run keeps what it graded.
+    """
+    previous = {result.path: result for result in read_results(out)} if not force else {}
+    done: dict[Path, SubmissionResult] = {}
+
+    def record(path: Path, result: SubmissionResult, reused: bool) -> None:
+        done[path] = result
+        ordered = [*extra, *(done[item] for item in notebooks if item in done)]
+        write_results(ordered, spec, out)
+        events.finished(path, result, reused)
+
+    pending: dict[Future[SubmissionResult], Path] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="grade") as pool:
+        try:
+            for notebook in notebooks:
+                stamp = fingerprint(notebook, spec, options)
+                earlier = previous.get(str(notebook))
+                if earlier is not None and earlier.fingerprint == stamp:
+                    record(notebook, earlier, True)
+                    continue
+                events.started(notebook)
+                pending[pool.submit(_grade_one, notebook, spec, options, stamp)] = notebook
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record(pending.pop(future), future.result(), False)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return [*extra, *(done[item] for item in notebooks)]
+

@@ -1,0 +1,67 @@
+"""Batches: parallel and serial runs agree, unchanged submissions are not regraded, --force regrades."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from conftest import DATA, edit_markdown
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+GRADER = [sys.executable, "-m", "grader", "grade"]
+QUICK = ["-e", "1", "-e", "2", "-e", "4"]
+
+
+def _class(tmp_path: Path, size: int) -> Path:
+    """``size`` seed-style submissions, each with a code cell so that every one really executes."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for index in range(size):
+        notebook = nbformat.read(DATA / "seed_style.ipynb", as_version=4)
+        if index % 2:
+            edit_markdown(notebook, "903400", "90340")
+            edit_markdown(notebook, "903,400", "90,340")
+        notebook.cells.insert(2, new_markdown_cell("#### 1. (continued)"))
+        notebook.cells.insert(3, new_code_cell(f"print('student {index}: weight sharing')"))
+        nbformat.write(notebook, folder / f"student{index:02d}.ipynb")
+    return folder
+
+
+def _grades(out: Path) -> list[tuple]:
+    document = json.loads((out / "results.json").read_text())
+    return [(Path(sub["path"]).name, sub["score"], [(ex["number"], ex["score"], ex["status"],
+             [(check["id"], check["score"], check["message"]) for check in ex["checks"]]) for ex in sub["exercises"]])
+            for sub in document["submissions"]]
+
+
+def test_parallel_and_serial_results_are_identical(tmp_path: Path) -> None:
+    folder = _class(tmp_path, 4)
+    serial = subprocess.run([*GRADER, str(folder), *QUICK, "-j", "1", "--out", "serial"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    parallel = subprocess.run([*GRADER, str(folder), *QUICK, "-j", "3", "--out", "parallel"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600)
+    assert serial.returncode == parallel.returncode == 0, serial.stderr + parallel.stderr
+    assert _grades(tmp_path / "serial") == _grades(tmp_path / "parallel")
+    scores = [score for _, score, _ in _grades(tmp_path / "serial")]
+    assert scores[0] > scores[1] and scores[0] == scores[2]
+    assert "[4/4]" in parallel.stdout  # plain progress lines when output is not a terminal
+
+
+def test_unchanged_submissions_are_skipped_and_force_regrades(tmp_path: Path) -> None:
+    folder = _class(tmp_path, 2)
+    command = [*GRADER, str(folder), *QUICK, "--out", "out"]
+    first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0 and "not regraded" not in first.stdout
+    before = _grades(tmp_path / "out")
+    shutil.copy(folder / "student00.ipynb", folder / "student01.ipynb")  # one submission changes
+    second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert "student00.ipynb: 19/19 (unchanged, not regraded)" in second.stdout
+    assert "student01.ipynb: 19/19 (unchanged" not in second.stdout
+    after = _grades(tmp_path / "out")
+    assert after[0] == before[0] and after[1][1] == before[0][1]
+    forced = subprocess.run([*command, "--force"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert "not regraded" not in forced.stdout and _grades(tmp_path / "out") == after
