@@ -8,23 +8,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from grader.batch import grade_batch
+from grader.commands import assign, check
+from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_exit
 from grader.datasets import DatasetError, fetch_mnist
 from grader.device import gpu_count
 from grader.grade import GradeOptions
 from grader.progress import BatchProgress, default_workers
 from grader.report import print_summary
 from grader.scoring import failed_submission
-from grader.spec import Spec, SpecError, bundled_spec_path, load_spec
+from grader.spec import Spec, bundled_spec_path
 from grader.submissions import discover, hideable
 
-USAGE_ERROR = 2
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Grade notebooks for the convolutional-neural-network chapter exercises.")
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 
 
 class Device(str, Enum):
@@ -36,15 +34,6 @@ class Device(str, Enum):
 SpecOption = Annotated[
     Path | None, typer.Option("--spec", help="Exercise spec (YAML). Default: the bundled chapter-14 spec.")
 ]
-
-
-def _load(spec: Path | None) -> Spec:
-    try:
-        return load_spec(spec or bundled_spec_path())
-    except SpecError as error:
-        for problem in error.problems:
-            errors.print(f"[red]spec error[/red] {problem}", highlight=False)
-        raise typer.Exit(USAGE_ERROR) from None
 
 
 def _hidden(spec: Spec, out: Path, roots: tuple[Path, ...]) -> tuple[Path, ...]:
@@ -77,7 +66,7 @@ def grade(
         "--force", help="Regrade every submission, even those unchanged since the last run in --out.")] = False,
 ) -> None:
     """Grade SUBMISSIONS and write OUT/results.json and OUT/grades.csv."""
-    loaded = _load(spec)
+    loaded = load_spec_or_exit(spec)
     if device is Device.gpu and gpu_count() == 0:
         errors.print("[red]error[/red] --device gpu: TensorFlow sees no GPU on this machine")
         raise typer.Exit(USAGE_ERROR)
@@ -110,7 +99,7 @@ def validate(
     spec: Annotated[Path | None, typer.Argument(help="Spec to check. Default: the bundled one.")] = None,
 ) -> None:
     """Check a spec against the schema and its rules; list every error with its line."""
-    loaded = _load(spec)
+    loaded = load_spec_or_exit(spec)
     console.print(f"{loaded.path}: valid — {len(loaded.exercises)} exercises, {loaded.max_score:g} points",
                   highlight=False)
 
@@ -120,7 +109,7 @@ def keycheck(spec: SpecOption = None) -> None:
     """Rebuild the described networks in Keras and confirm every shape, parameter count and byte figure."""
     from grader.keycheck import check_key
 
-    figures = check_key(_load(spec))
+    figures = check_key(load_spec_or_exit(spec))
     for figure in figures:
         mark = "[green]ok[/green]" if figure.ok else "[red]MISMATCH[/red]"
         console.print(f"{mark} exercise {figure.exercise} {figure.check} ({figure.key}): "
@@ -131,6 +120,8 @@ def keycheck(spec: SpecOption = None) -> None:
         raise typer.Exit(1)
 
 
+assign.register(app)
+check.register(app)
 data_app = typer.Typer(no_args_is_help=True, help="Datasets the exercises need, kept in a verified local cache.")
 app.add_typer(data_app, name="data")
 
