@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -39,7 +40,7 @@ SpecOption = Annotated[
 def _hidden(spec: Spec, out: Path, roots: tuple[Path, ...]) -> tuple[Path, ...]:
     """What a notebook must not see: the spec and answer keys, the output folder, other submissions."""
     bundled = bundled_spec_path().parent
-    candidates = [spec.path.resolve().parent, bundled, bundled.parent.parent / "answers", out, *roots]
+    candidates = [spec.path.resolve().parent, bundled, bundled.parent / "answers", out, *roots]
     return hideable(candidates)
 
 
@@ -58,6 +59,12 @@ def grade(
     cell_timeout: Annotated[float | None, typer.Option(help="Seconds one cell may run (default: the spec's).")] = None,
     notebook_timeout: Annotated[float | None, typer.Option(
         help="Seconds a whole notebook may run (default: the spec's).")] = None,
+    memory_mb: Annotated[int | None, typer.Option(min=64, help="Memory per process, MB (default: the spec's).")] = None,
+    max_processes: Annotated[int | None, typer.Option(
+        min=8, help="Processes and threads a notebook may start (default: the spec's).")] = None,
+    max_file_mb: Annotated[int | None, typer.Option(min=1, help="Largest file a notebook may write, MB.")] = None,
+    max_output_mb: Annotated[int | None, typer.Option(min=1, help="Output kept per notebook, MB; the rest is cut.")
+                             ] = None,
     exercise: Annotated[list[int] | None, typer.Option(
         "--exercise", "-e", help="Grade only these exercises (repeatable); the others' cells are not run.")] = None,
     workers: Annotated[int | None, typer.Option(
@@ -76,10 +83,9 @@ def grade(
     if not found.notebooks:
         errors.print("[red]error[/red] nothing to grade")
         raise typer.Exit(USAGE_ERROR)
-    limits = loaded.limits
-    if cell_timeout or notebook_timeout:
-        limits = type(limits)(**{**limits.__dict__, **({"cell_timeout": cell_timeout} if cell_timeout else {}),
-                                 **({"notebook_timeout": notebook_timeout} if notebook_timeout else {})})
+    overrides = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "memory_mb": memory_mb,
+                 "max_processes": max_processes, "max_file_mb": max_file_mb, "max_output_mb": max_output_mb}
+    limits = replace(loaded.limits, **{name: value for name, value in overrides.items() if value is not None})
     options = GradeOptions(execute=execute, device=device.value, limits=limits,
                            hidden=_hidden(loaded, out.resolve(), found.roots), exercises=tuple(exercise or ()),
                            progress=lambda message: console.print(message, highlight=False))
