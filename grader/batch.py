@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.grade import GradeOptions, grade_notebook
-from grader.report import read_results, write_results
+from grader.overrides import graded_results
+from grader.report import write_results
 from grader.scoring import SubmissionResult
 from grader.spec import Spec
 
@@ -62,7 +63,7 @@ def grade_batch(
     ``extra`` (e.g. submissions that could not be found) is written with the rest. results.json and
     grades.csv are rewritten after every submission, so an interrupted run keeps what it graded.
     """
-    previous = {result.path: result for result in read_results(out)} if not force else {}
+    previous = {result.path: result for result in graded_results(out)} if not force else {}
     done: dict[Path, SubmissionResult] = {}
 
     def record(path: Path, result: SubmissionResult, reused: bool) -> None:

@@ -11,10 +11,12 @@ from typing import Annotated
 import typer
 
 from grader.batch import grade_batch
-from grader.commands import assign, check
+from grader.commands import assign, check, override, report
 from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_exit
+from grader.commands.override import OverridesOption, merge_or_exit, overrides_or_exit
 from grader.datasets import DatasetError, fetch_mnist
 from grader.device import gpu_count
+from grader.formats import Format, write_formats
 from grader.grade import GradeOptions
 from grader.progress import BatchProgress, default_workers
 from grader.report import print_summary
@@ -71,9 +73,15 @@ def grade(
         "--workers", "-j", min=1, help="Notebooks graded at once (default: the number of CPU cores).")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Regrade every submission, even those unchanged since the last run in --out.")] = False,
+    formats: Annotated[list[Format] | None, typer.Option(
+        "--format", help="Also write: gradescope (OUT/gradescope/), junit (OUT/junit.xml), feedback (OUT/feedback/); "
+        "repeatable.")] = None,
+    overrides: OverridesOption = None,
 ) -> None:
     """Grade SUBMISSIONS and write OUT/results.json and OUT/grades.csv."""
     loaded = load_spec_or_exit(spec)
+    if overrides is not None:
+        overrides_or_exit(overrides, loaded)
     if device is Device.gpu and gpu_count() == 0:
         errors.print("[red]error[/red] --device gpu: TensorFlow sees no GPU on this machine")
         raise typer.Exit(USAGE_ERROR)
@@ -83,9 +91,9 @@ def grade(
     if not found.notebooks:
         errors.print("[red]error[/red] nothing to grade")
         raise typer.Exit(USAGE_ERROR)
-    overrides = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "memory_mb": memory_mb,
+    given_limits = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "memory_mb": memory_mb,
                  "max_processes": max_processes, "max_file_mb": max_file_mb, "max_output_mb": max_output_mb}
-    limits = replace(loaded.limits, **{name: value for name, value in overrides.items() if value is not None})
+    limits = replace(loaded.limits, **{name: value for name, value in given_limits.items() if value is not None})
     options = GradeOptions(execute=execute, device=device.value, limits=limits,
                            hidden=_hidden(loaded, out.resolve(), found.roots), exercises=tuple(exercise or ()),
                            progress=lambda message: console.print(message, highlight=False))
@@ -94,6 +102,9 @@ def grade(
     with BatchProgress(console, len(found.notebooks)) as progress:
         results = grade_batch(found.notebooks, loaded, options, out, workers=workers or default_workers(),
                               force=force, extra=missing, events=progress.events)
+    if overrides is not None:
+        results = merge_or_exit(results, loaded, out, overrides)
+    write_formats(results, loaded, out, {item.value for item in formats or ()})
     print_summary(results, loaded, console)
     console.print(f"results: {out / 'results.json'}, {out / 'grades.csv'}", highlight=False)
     if fail_under is not None and any(result.percent < fail_under for result in results):
@@ -128,6 +139,8 @@ def keycheck(spec: SpecOption = None) -> None:
 
 assign.register(app)
 check.register(app)
+override.register(app)
+report.register(app)
 data_app = typer.Typer(no_args_is_help=True, help="Datasets the exercises need, kept in a verified local cache.")
 app.add_typer(data_app, name="data")
 

@@ -1,0 +1,146 @@
+"""Feedback for students: OUT/feedback/<stem>.md and a self-contained OUT/feedback/<stem>.html.
+
+Per exercise: the score, the errors its cells raised, and every lost point with what was expected in
+words (the check's label and hint) and what was found, never the reference value.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from grader.formats.student import LostPoints, clean, exercise_errors, lost_points, output_stems
+from grader.overrides import manual_grade
+from grader.scoring import ExerciseResult, SubmissionResult
+from grader.spec import Spec
+
+FOLDER = "feedback"
+_STATUS = {"passed": "full marks", "partial": "some points lost", "failed": "no points",
+           "error": "your cells did not run cleanly", "skipped": "not graded in this run"}
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#])")
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;
+color:#1f2328;line-height:1.5}
+h1{font-size:1.6rem}h2{font-size:1.2rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left}
+.total{font-size:1.2rem;font-weight:600}.passed{color:#1a7f37}.error,.failed{color:#cf222e}
+.partial{color:#9a6700}.skipped{color:#656d76}.hint{color:#57606a}.manual{background:#f6f8fa;padding:.4rem .6rem}
+code{background:#f6f8fa;padding:0 .2rem}
+"""
+
+
+@dataclass(frozen=True)
+class ExerciseFeedback:
+    heading: str
+    score: str
+    status: str
+    errors: tuple[str, ...]
+    lost: tuple[LostPoints, ...]
+    manual: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One submission's feedback, as plain text pieces for the renderers to escape."""
+
+    notebook: str
+    course: str
+    total: str
+    problem: str
+    notes: tuple[str, ...]
+    exercises: tuple[ExerciseFeedback, ...]
+
+
+def _exercise(exercise: ExerciseResult) -> ExerciseFeedback:
+    manual = manual_grade(exercise)
+    note = ""
+    if manual is not None:
+        note = f"Score set by your instructor (the automatic grade was {manual.original_score:g})."
+        note += f" {clean(manual.comment)}" if manual.comment else ""
+    lost = () if exercise.status == "skipped" else tuple(
+        found for found in map(lost_points, exercise.checks) if found is not None)
+    return ExerciseFeedback(f"{exercise.number}. {clean(exercise.title)}",
+                            f"{exercise.score:g}/{exercise.max_score:g}", exercise.status,
+                            tuple(exercise_errors(exercise)), lost, note)
+
+
+def feedback(result: SubmissionResult, spec: Spec) -> Feedback:
+    problem = f"Your notebook could not be graded: {clean(result.error)}" if result.status != "graded" else ""
+    return Feedback(PurePath(result.path).name, spec.title, f"{result.score:g}/{result.max_score:g}", problem,
+                    tuple(clean(note) for note in result.notes), tuple(map(_exercise, result.exercises)))
+
+
+def _md(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _md_code(text: str) -> str:
+    """A Markdown code span, which shows its text literally (backticks, which would end it, become quotes)."""
+    return "`" + " ".join(text.replace("`", "'").split()) + "`"
+
+
+def markdown(page: Feedback) -> str:
+    """The feedback as Markdown, every piece of text escaped."""
+    lines = [f"# Feedback on {_md(page.notebook)}", "", _md(page.course), "", f"**Total: {page.total}**", ""]
+    lines += [f"> {_md(page.problem)}", ""] if page.problem else []
+    lines += [f"- Note: {_md(note)}" for note in page.notes] + ([""] if page.notes else [])
+    if page.exercises:
+        lines += ["| Exercise | Score | |", "|---|---|---|"]
+        lines += [f"| {_md(item.heading)} | {item.score} | {_STATUS[item.status]} |" for item in page.exercises]
+    for item in page.exercises:
+        lines += ["", f"## {_md(item.heading)}: {item.score}", ""]
+        lines += [f"*{_md(item.manual)}*", ""] if item.manual else []
+        lines += [f"- Error: {_md_code(error)}" for error in item.errors]
+        for lost in item.lost:
+            hint = f" Hint: {_md(lost.hint)}" if lost.hint else ""
+            lines.append(f"- **{_md(lost.label)}** (-{lost.points:g}): {_md(lost.found)}.{hint}")
+        if not (item.errors or item.lost):
+            lines.append(f"{_STATUS[item.status].capitalize()}.")
+    return "\n".join(lines) + "\n"
+
+
+def _h(text: str) -> str:
+    return html.escape(" ".join(text.split()), quote=True)
+
+
+def html_page(page: Feedback) -> str:
+    """The feedback as one HTML page with its style inline and no external assets."""
+    body = [f"<h1>Feedback on {_h(page.notebook)}</h1>", f"<p>{_h(page.course)}</p>",
+            f'<p class="total">Total: {_h(page.total)}</p>']
+    body += [f'<p class="error">{_h(page.problem)}</p>'] if page.problem else []
+    body += [f"<p>Note: {_h(note)}</p>" for note in page.notes]
+    if page.exercises:
+        rows = "".join(f'<tr><td>{_h(item.heading)}</td><td>{_h(item.score)}</td>'
+                       f'<td class="{_h(item.status)}">{_h(_STATUS[item.status])}</td></tr>'
+                       for item in page.exercises)
+        body.append(f"<table><tr><th>Exercise</th><th>Score</th><th></th></tr>{rows}</table>")
+    for item in page.exercises:
+        body.append(f"<h2>{_h(item.heading)}: {_h(item.score)}</h2>")
+        body += [f'<p class="manual">{_h(item.manual)}</p>'] if item.manual else []
+        entries = [f'<li class="error">Error: <code>{_h(error)}</code></li>' for error in item.errors]
+        for lost in item.lost:
+            hint = f' <span class="hint">Hint: {_h(lost.hint)}</span>' if lost.hint else ""
+            entries.append(f"<li><strong>{_h(lost.label)}</strong> (-{lost.points:g}): {_h(lost.found)}.{hint}</li>")
+        body.append(f"<ul>{''.join(entries)}</ul>" if entries
+                    else f'<p class="{_h(item.status)}">{_h(_STATUS[item.status].capitalize())}.</p>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Feedback on "
+            f"{_h(page.notebook)}</title><style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body)
+            + "\n</body></html>\n")
+
+
+def write_feedback(results: Sequence[SubmissionResult], spec: Spec, out: Path) -> list[Path]:
+    """Write OUT/feedback/<stem>.md and <stem>.html for each submission."""
+    folder = out / FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, result in zip(output_stems(results), results, strict=True):
+        page = feedback(result, spec)
+        for suffix, text in ((".md", markdown(page)), (".html", html_page(page))):
+            path = folder / f"{stem}{suffix}"
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+    return paths

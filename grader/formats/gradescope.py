@@ -1,0 +1,69 @@
+"""Gradescope autograder results: one test per check, the submission's score equal to their sum.
+
+Gradescope reads ``/autograder/results/results.json``; here each submission gets
+``OUT/gradescope/<stem>.json`` in that schema (``score``, ``tests`` with ``name``, ``score``,
+``max_score``, ``output``, ``visibility``), so a ``run_autograder`` script copies its one file there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from grader.formats.student import check_text, clean, exercise_errors, output_stems
+from grader.overrides import manual_grade
+from grader.scoring import ExerciseResult, SubmissionResult
+from grader.spec import Spec
+
+FOLDER = "gradescope"
+VISIBILITY = "visible"
+
+
+def _test(name: str, number: str, score: float, max_score: float, output: str) -> dict[str, Any]:
+    return {"name": name, "number": number, "score": score, "max_score": max_score,
+            "status": "passed" if score >= max_score else "failed", "output": output, "output_format": "text",
+            "visibility": VISIBILITY}
+
+
+def _exercise_tests(exercise: ExerciseResult) -> list[dict[str, Any]]:
+    errors = exercise_errors(exercise)
+    tests = []
+    for index, check in enumerate(exercise.checks, start=1):
+        output = check_text(check)
+        if errors and check.score < check.points:
+            output += "\nThis exercise's cells did not run cleanly: " + "; ".join(errors)
+        tests.append(_test(f"{exercise.number}. {clean(check.label)}", f"{exercise.number}.{index}", check.score,
+                           check.points, output))
+    manual = manual_grade(exercise)
+    if manual is not None:
+        adjustment = round(manual.points - manual.original_score, 4)
+        note = f"Score set by your instructor to {manual.points:g}/{exercise.max_score:g}"
+        tests.append(_test(f"{exercise.number}. manual adjustment", f"{exercise.number}.{len(tests) + 1}",
+                           adjustment, 0, f"{note}. {clean(manual.comment)}".strip()))
+    return tests
+
+
+def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
+    """The Gradescope results document for one submission."""
+    if result.status != "graded":
+        message = f"The notebook could not be graded: {clean(result.error)}"
+        tests = [_test("notebook", "0", 0.0, result.max_score, message)]
+        return {"score": 0.0, "output": message, "output_format": "text", "tests": tests}
+    tests = [test for exercise in result.exercises for test in _exercise_tests(exercise)]
+    lines = [f"Score: {result.score:g}/{result.max_score:g}", *(clean(note) for note in result.notes)]
+    return {"score": round(sum(test["score"] for test in tests), 4), "execution_time": round(result.seconds),
+            "output": "\n".join(lines), "output_format": "text", "tests": tests}
+
+
+def write_gradescope(results: Sequence[SubmissionResult], spec: Spec, out: Path) -> list[Path]:
+    """Write OUT/gradescope/<stem>.json for each submission."""
+    folder = out / FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for stem, result in zip(output_stems(results), results, strict=True):
+        path = folder / f"{stem}.json"
+        path.write_text(json.dumps(gradescope_results(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
