@@ -45,6 +45,21 @@ def write_notebook(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+def wrong_total(notebook: NotebookNode) -> NotebookNode:
+    """The seed-style answers with a wrong total parameter count (902,400), carried through."""
+    edit_markdown(notebook, "903400", "902400")
+    return edit_markdown(notebook, "903,400", "902,400")
+
+
+def class_folder(root: Path) -> Path:
+    """``root/class`` with alice (seed-style answers, full marks) and bob (the same with a wrong total)."""
+    folder = root / "class"
+    folder.mkdir()
+    nbformat.write(nbformat.read(DATA / "seed_style.ipynb", as_version=4), folder / "alice.ipynb")
+    nbformat.write(wrong_total(nbformat.read(DATA / "seed_style.ipynb", as_version=4)), folder / "bob.ipynb")
+    return folder
+
+
 def edit_markdown(notebook: NotebookNode, old: str, new: str) -> NotebookNode:
     """Replace text in every markdown cell (the edit must apply somewhere)."""
     hits = 0

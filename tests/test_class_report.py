@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 from pathlib import Path
 
 import nbformat
 import pytest
 import typer
-from conftest import CONCEPTUAL, DATA, edit_markdown
+from conftest import CONCEPTUAL, DATA, class_folder, wrong_total
 from typer.testing import CliRunner
 
 from grader.class_report import summarize
@@ -28,13 +27,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture()
 def results(tmp_path: Path, spec: Spec) -> list[SubmissionResult]:
     """alice: full marks; bob: wrong total; dave: wrong total and no exercise 3; carol: unreadable."""
-    folder = tmp_path / "class"
-    folder.mkdir()
-    shutil.copy(DATA / "seed_style.ipynb", folder / "alice.ipynb")
-    wrong = nbformat.read(DATA / "seed_style.ipynb", as_version=4)
-    edit_markdown(wrong, "903400", "902400")
-    edit_markdown(wrong, "903,400", "902,400")
-    nbformat.write(wrong, folder / "bob.ipynb")
+    folder = class_folder(tmp_path)
+    wrong = wrong_total(nbformat.read(DATA / "seed_style.ipynb", as_version=4))
     wrong.cells[3].source = "#### 3. If your GPU runs out of memory?\n**Answer:** no idea."
     nbformat.write(wrong, folder / "dave.ipynb")
     (folder / "carol.ipynb").write_bytes(b"\xff\xfe not utf-8")

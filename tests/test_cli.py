@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
-from conftest import DATA, edit_markdown
+from conftest import DATA, class_folder
 
 GRADER = [sys.executable, "-m", "grader"]
 CONCEPTUAL = [arg for number in range(1, 9) for arg in ("-e", str(number))]
@@ -20,19 +18,8 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*GRADER, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
-def _class_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "class"
-    folder.mkdir()
-    shutil.copy(DATA / "seed_style.ipynb", folder / "alice.ipynb")
-    wrong = nbformat.read(DATA / "seed_style.ipynb", as_version=4)
-    edit_markdown(wrong, "903400", "902400")
-    edit_markdown(wrong, "903,400", "902,400")
-    nbformat.write(wrong, folder / "bob.ipynb")
-    return folder
-
-
 def test_grade_folder_writes_results_and_csv(tmp_path: Path) -> None:
-    folder = _class_folder(tmp_path)
+    folder = class_folder(tmp_path)
     done = run("grade", str(folder), "--no-execute", *CONCEPTUAL, "--out", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -52,13 +39,13 @@ def test_grade_folder_writes_results_and_csv(tmp_path: Path) -> None:
 
 
 def test_fail_under_gates_the_exit_code(tmp_path: Path) -> None:
-    folder = _class_folder(tmp_path)
+    folder = class_folder(tmp_path)
     assert run("grade", str(folder), "--no-execute", *CONCEPTUAL, "--fail-under", "90", cwd=tmp_path).returncode == 0
     assert run("grade", str(folder), "--no-execute", *CONCEPTUAL, "--fail-under", "99", cwd=tmp_path).returncode == 1
 
 
 def test_bad_inputs_are_reported_and_the_rest_graded(tmp_path: Path) -> None:
-    folder = _class_folder(tmp_path)
+    folder = class_folder(tmp_path)
     (folder / "carol.ipynb").write_bytes(b"\xff\xfe not utf-8")
     done = run("grade", str(folder), str(tmp_path / "missing.ipynb"), "--no-execute", *CONCEPTUAL, cwd=tmp_path)
     assert done.returncode == 0

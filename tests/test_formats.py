@@ -169,7 +169,7 @@ def test_feedback_lists_scores_lost_points_and_errors(graded, spec: Spec, tmp_pa
     assert "- **total parameters** (-2): found 902,400, which is not an accepted answer." in markdown
     error_line = next(line for line in markdown.splitlines() if line.startswith("- Error:"))
     assert error_line == "- Error: `cell 4 (error): ValueError: <script>alert('x')</script> & 'tick'`"
-    assert "five remedies" in markdown and "ideas recognised: a smaller mini-batch" in markdown
+    assert "five remedies" in markdown and "1 idea recognised" in markdown and "a smaller mini-batch" not in markdown
     page = (tmp_path / "feedback" / "bob.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
     assert "<script" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp;" in page

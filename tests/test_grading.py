@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import CONCEPTUAL, edit_markdown
+from conftest import CONCEPTUAL, edit_markdown, wrong_total
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -42,8 +42,7 @@ def test_seed_style_notebook_scores_full_marks(spec: Spec, seed_style: NotebookN
 
 
 def test_wrong_total_loses_exactly_that_check(spec: Spec, seed_style: NotebookNode, write_notebook) -> None:
-    edit_markdown(seed_style, "903400", "902400")
-    edit_markdown(seed_style, "903,400", "902,400")
+    wrong_total(seed_style)
     result = grade_notebook(write_notebook(seed_style), spec, STORED)
     assert _lost(result) == {"2/total-params": 2}
     total = next(check for check in result.exercises[1].checks if check.id == "total-params")

@@ -9,10 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 import typer
-from conftest import CONCEPTUAL, DATA, edit_markdown
+from conftest import CONCEPTUAL, DATA, class_folder
 from typer.testing import CliRunner
 
 from grader.commands import override as override_command
@@ -50,20 +49,9 @@ alice.ipynb,3,4,"one remedy copied from a classmate"
 """
 
 
-def _class_folder(root: Path) -> Path:
-    folder = root / "class"
-    folder.mkdir()
-    shutil.copy(DATA / "seed_style.ipynb", folder / "alice.ipynb")
-    wrong = nbformat.read(DATA / "seed_style.ipynb", as_version=4)
-    edit_markdown(wrong, "903400", "902400")
-    edit_markdown(wrong, "903,400", "902,400")
-    nbformat.write(wrong, folder / "bob.ipynb")
-    return folder
-
-
 @pytest.fixture()
 def results(tmp_path: Path, spec: Spec) -> list[SubmissionResult]:
-    folder = _class_folder(tmp_path)
+    folder = class_folder(tmp_path)
     graded = [grade_notebook(folder / name, spec, STORED) for name in ("alice.ipynb", "bob.ipynb")]
     assert [result.score for result in graded] == [39, 37]
     return graded
@@ -200,7 +188,7 @@ def _manual_view(out: Path) -> dict[tuple[str, int], tuple[float, dict | None]]:
 
 
 def test_overrides_survive_a_regrade(tmp_path: Path) -> None:
-    folder = _class_folder(tmp_path)
+    folder = class_folder(tmp_path)
     out = tmp_path / "out"
     overrides = _write(tmp_path, "overrides.csv", CSV)
     app = _app()

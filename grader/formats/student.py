@@ -51,7 +51,9 @@ def _found(check: CheckResult) -> str:
     if not check.found:
         return "no answer found"
     if check.kind == "rubric":
-        return f"scored {check.score:g} of {check.points:g}; ideas recognised: {check.found}"
+        # Concept labels can say more than the student wrote, so only their number is shown.
+        count = len(check.found.split("; ")) if check.score > 0 else 0
+        return f"scored {check.score:g} of {check.points:g}, {count} idea{'' if count == 1 else 's'} recognised"
     return f"found {check.found}, which is not an accepted answer"
 
 
