@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nbformat import NotebookNode
 
 from grader.checks import CheckResult, run_text_check
 from grader.checks.model import ModelEvidence, run_model_check
+from grader.datasets import DatasetError
 from grader.device import kernel_environment
 from grader.execute import CellFailure, ExecutionOptions, execute_notebook
 from grader.model_exercise import (
     TRAINING_SKIPPED,
     ModelTask,
+    Preparation,
     collect,
     model_task,
     prepare,
@@ -91,8 +93,7 @@ def _skipped_cells(sections: dict[int, list[int]], wanted: set[int]) -> list[int
 
 
 def _execute(path: Path, notebook: NotebookNode, spec: Spec, options: GradeOptions, task: ModelTask | None,
-             sections: dict[int, list[int]], wanted: set[int]) -> Run:
-    preparation = prepare(task, options.progress)
+             preparation: Preparation, sections: dict[int, list[int]], wanted: set[int]) -> Run:
     workspace = create_workspace(path)
     try:
         write_files(preparation, workspace.work)
@@ -127,12 +128,18 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
         return failed_submission(str(path), max_score, f"{path}: {error}")
     sections = split_sections(notebook)
     task = model_task(exercises, options.device, options.skip_training)
+    preparation = Preparation()
+    if options.execute:
+        try:
+            preparation = prepare(task, options.progress)
+        except DatasetError as error:
+            task = replace(task, blocked=f"the dataset is not available here: {error}")
     wanted = {exercise.number for exercise in exercises} - ({task.exercise.number} if task and task.blocked else set())
     if options.execute:
-        run = _execute(path, notebook, spec, options, task, sections, wanted)
+        run = _execute(path, notebook, spec, options, task, preparation, sections, wanted)
     else:
         model = None
-        if task is not None:
+        if task is not None and not task.blocked:
             model = collect(task, path.parent, None, None, options.hidden, options.progress)
         run = Run(notebook, model=model)
     results = [_grade_exercise(exercise, run, sections.get(exercise.number, []),

@@ -11,7 +11,14 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from grader.checks.model import ModelEvidence
-from grader.datasets import cache_dir, ensure_mnist, ensure_tfds_store, setup_cell_source, utils_module_source
+from grader.datasets import (
+    DatasetError,
+    cache_dir,
+    ensure_mnist,
+    ensure_tfds_store,
+    setup_cell_source,
+    utils_module_source,
+)
 from grader.device import training_blocked
 from grader.evaluate import evaluate_model
 from grader.handoff import epilogue_source, read_handoff
@@ -105,7 +112,10 @@ def collect(task: ModelTask, folder: Path, epilogue_output: str | None, train_se
     model, source, device = _model_path(task, folder, epilogue_output)
     if model is None:
         return ModelEvidence(None, source, "", device or None, train_seconds)
-    ensure_mnist(progress=progress)
+    try:
+        ensure_mnist(progress=progress)
+    except DatasetError as error:
+        return ModelEvidence(None, f"the dataset is not available here: {error}", "", device or None, train_seconds)
     evaluation = evaluate_model(model, int(task.check.max_model_mb * _MB), cache_dir(), hidden)
     problem = evaluation.error if evaluation.accuracy is None else ""
     return ModelEvidence(evaluation.accuracy, problem, source, device or None, train_seconds, evaluation.scaling)
