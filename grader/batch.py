@@ -12,6 +12,7 @@ from pathlib import Path
 from grader.grade import GradeOptions, grade_notebook
 from grader.overrides import graded_results
 from grader.report import write_results
+from grader.sandbox import stop_all
 from grader.scoring import SubmissionResult
 from grader.spec import Spec
 
@@ -90,6 +91,7 @@ def grade_batch(
         except BaseException:
             for future in pending:
                 future.cancel()
+            stop_all()
             raise
     return [*extra, *(done[item] for item in notebooks)]
 

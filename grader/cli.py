@@ -61,7 +61,8 @@ def grade(
     cell_timeout: Annotated[float | None, typer.Option(help="Seconds one cell may run (default: the spec's).")] = None,
     notebook_timeout: Annotated[float | None, typer.Option(
         help="Seconds a whole notebook may run (default: the spec's).")] = None,
-    memory_mb: Annotated[int | None, typer.Option(min=64, help="Memory per process, MB (default: the spec's).")] = None,
+    memory_mb: Annotated[int | None, typer.Option(
+        min=64, help="Memory per process, and for a kernel's processes together, MB (default: the spec's).")] = None,
     max_processes: Annotated[int | None, typer.Option(
         min=8, help="Processes and threads a notebook may start (default: the spec's).")] = None,
     max_file_mb: Annotated[int | None, typer.Option(min=1, help="Largest file a notebook may write, MB.")] = None,
@@ -94,6 +95,7 @@ def grade(
     given_limits = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "memory_mb": memory_mb,
                  "max_processes": max_processes, "max_file_mb": max_file_mb, "max_output_mb": max_output_mb}
     limits = replace(loaded.limits, **{name: value for name, value in given_limits.items() if value is not None})
+    out.mkdir(parents=True, exist_ok=True)  # it must exist to be hidden from the first notebooks
     options = GradeOptions(execute=execute, device=device.value, limits=limits,
                            hidden=_hidden(loaded, out.resolve(), found.roots), exercises=tuple(exercise or ()),
                            progress=lambda message: console.print(message, highlight=False))

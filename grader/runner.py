@@ -1,25 +1,47 @@
 """Execute one notebook in a fresh kernel and save it with each cell's outcome in its metadata.
 
 Run as ``python -m grader.runner REQUEST.json`` (inside the sandbox). The executed notebook is
-saved after every cell, so a run killed for its wall-time limit still leaves what it did. Each
-executed code cell gets ``metadata.grader = {"status": "ok"|"error"|"timeout"|"dead"|"skipped", "error": str}``.
+saved after every cell (at most every few seconds), so a run killed for its wall-time limit still
+leaves what it did. Each executed code cell gets ``metadata.grader = {"status": "ok"|"error"|
+"timeout"|"dead"|"skipped", "error": str}``, plus ``"truncated": true`` when its output was cut.
+
+Each cell keeps at most ``max_output_bytes`` of output and the notebook ``NOTEBOOK_OUTPUT_FACTOR``
+times that; the rest is dropped with a note. The kernel and the processes it starts may hold
+``memory_bytes`` together (their proportional set size, sampled twice a second); past that they are
+killed, as the kernel's death. A cell that times out or kills its kernel has every process it left
+behind killed; a dead or misbehaving kernel is replaced by a fresh one for the cells after it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+from nbclient.util import ensure_async, run_sync
+
+from grader.sandbox import kill_tree, process_tree
 
 SAVE_INTERVAL_S = 2.0
+SAVE_SHARE = 0.05
 TIMEOUT_ENAME = "CellTimeoutError"
+NOTEBOOK_OUTPUT_FACTOR = 4
+EPILOGUE_OUTPUT_BYTES = 64 * 1024
+MAX_ERROR_CHARS = 2000
+MEMORY_POLL_S = 0.5
+RECOVERY_S = 5.0
+DEAD_KERNEL = "the kernel died (out of memory, a crash or an exit)"
+TRUNCATION_NOTE = "\n[output truncated by the grader: over the limit of {cell} per cell or {notebook} per notebook]\n"
 
 
 @dataclass(frozen=True)
@@ -33,6 +55,7 @@ class RunRequest:
     epilogue: str = ""
     epilogue_output: str = ""
     skip_cells: tuple[int, ...] = ()
+    memory_bytes: int = 0
 
     @classmethod
     def read(cls, path: Path) -> RunRequest:
@@ -42,41 +65,137 @@ class RunRequest:
         path.write_text(json.dumps(self.__dict__), encoding="utf-8")
 
 
+def _size_label(size: int) -> str:
+    return f"{size / 1024**2:g} MB" if size >= 1024**2 else f"{size / 1024:g} KB"
+
+
 class CappedClient(NotebookClient):
-    """A NotebookClient that stops keeping outputs once they exceed a byte budget."""
+    """A NotebookClient that keeps at most ``max_output_bytes`` of output per cell, and a multiple per notebook."""
 
     def __init__(self, *args: Any, max_output_bytes: int, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.output_budget = max_output_bytes
+        self.cell_limit = max_output_bytes
+        self.notebook_left = NOTEBOOK_OUTPUT_FACTOR * max_output_bytes
+        self.cell_left = max_output_bytes
+        self.truncated = False
+
+    def start_cell(self, minimum: int = 0) -> None:
+        """Open the next cell's budget; ``minimum`` bytes are granted even when the notebook's is spent."""
+        self.notebook_left = max(self.notebook_left, minimum)
+        self.cell_left = self.cell_limit
         self.truncated = False
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
-        size = len(json.dumps(msg.get("content", {})))
-        if size > self.output_budget:
-            if not self.truncated:
-                self.truncated = True
-                note = "\n[output truncated by the grader: the notebook printed more than the limit]\n"
-                outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+        if self.truncated:
             return None
-        self.output_budget -= size
-        return super().output(outs, msg, display_id, cell_index)
+        size = len(json.dumps(msg.get("content", {})))
+        room = min(self.cell_left, self.notebook_left)
+        if size <= room:
+            self.cell_left -= size
+            self.notebook_left -= size
+            return super().output(outs, msg, display_id, cell_index)
+        self.truncated = True
+        head = _stream_head(msg, room)
+        if head is not None:
+            super().output(outs, head, None, cell_index)
+        self.notebook_left -= room
+        note = TRUNCATION_NOTE.format(cell=_size_label(self.cell_limit),
+                                      notebook=_size_label(NOTEBOOK_OUTPUT_FACTOR * self.cell_limit))
+        outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+        return None
+
+    async def async_responds(self, wait: float) -> bool:
+        """Whether the kernel answers a request within ``wait`` seconds (once an interrupted cell has let go)."""
+        msg_id = await ensure_async(self.kc.kernel_info())
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(left, 1.0)))
+            except Empty:
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return True
+        return False
+
+    responds = run_sync(async_responds)
+
+    def _update_display_id(self, display_id: str, msg: dict) -> None:
+        """Updates replace an output already kept, within the same budget; one larger than what is left is dropped."""
+        size = len(json.dumps(msg.get("content", {})))
+        if size <= min(self.cell_left, self.notebook_left):
+            self.cell_left -= size
+            self.notebook_left -= size
+            super()._update_display_id(display_id, msg)
+
+
+def _stream_head(msg: dict, room: int) -> dict | None:
+    """The first ``room`` characters of a stream message, or None for other messages or no room."""
+    content = msg.get("content", {})
+    if msg.get("msg_type") != "stream" or room <= 0 or not isinstance(content.get("text"), str):
+        return None
+    return {**msg, "content": {**content, "text": content["text"][:room]}}
 
 
 def _last_line(reply: dict | None) -> tuple[str, str]:
     content = (reply or {}).get("content", {})
     if content.get("status") != "error":
         return "ok", ""
-    name, value = content.get("ename", "Error"), content.get("evalue", "")
+    name, value = str(content.get("ename", "Error")), str(content.get("evalue", ""))
     if name == TIMEOUT_ENAME:
         return "timeout", value
-    return "error", f"{name}: {value}" if value else name
+    return "error", (f"{name}: {value}" if value else name)[:MAX_ERROR_CHARS]
+
+
+def _memory_bytes(pid: int) -> int:
+    """A process's proportional set size (its share of pages it shares), or its resident size where unknown."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+            return next((int(line.split()[1]) * 1024 for line in rollup if line.startswith("Pss:")), 0)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return 0
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class MemoryWatch:
+    """Kill the kernel's processes when together they hold more than ``limit`` bytes; ``fired`` says it did."""
+
+    def __init__(self, limit: int, kernel_pid: Callable[[], int | None]):
+        self.limit = limit
+        self.kernel_pid = kernel_pid
+        self.fired = False
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="memory-watch", daemon=True)
+
+    def __enter__(self) -> MemoryWatch:
+        if self.limit > 0:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(MEMORY_POLL_S):
+            pid = self.kernel_pid()
+            if pid and sum(map(_memory_bytes, process_tree(pid))) > self.limit:
+                self.fired = True
+                kill_tree(pid)
 
 
 class Runner:
     def __init__(self, request: RunRequest):
         self.request = request
         self.notebook = nbformat.read(request.notebook, as_version=4)
-        self.last_save = 0.0
+        self.cell_count = len(self.notebook.cells)
+        self.next_save = 0.0
+        self.client: CappedClient | None = None
+        self.memory = MemoryWatch(request.memory_bytes, self._kernel_pid)
 
     def _client(self) -> CappedClient:
         timeout = max(1, int(self.request.cell_timeout))
@@ -89,24 +208,33 @@ class Runner:
             kernel_name=self.request.kernel_name,
             resources={"metadata": {"path": self.request.workdir}},
             on_cell_executed=self._record,
+            shutdown_kernel="immediate",
             max_output_bytes=self.request.max_output_bytes,
         )
 
     def _record(self, cell: Any, cell_index: int, execute_reply: dict | None) -> None:
         status, error = _last_line(execute_reply)
         cell.metadata["grader"] = {"status": status, "error": error}
-        self._save(force=False)
+        if cell_index < self.cell_count:  # never save the epilogue's cell
+            self._save(force=False)
 
     def _save(self, force: bool) -> None:
-        now = time.monotonic()
-        if force or now - self.last_save >= SAVE_INTERVAL_S:
-            Path(self.request.output).write_text(nbformat.writes(self.notebook), encoding="utf-8")
-            self.last_save = now
+        """Write the notebook; between forced saves, spend at most ``SAVE_SHARE`` of the time on it."""
+        started = time.monotonic()
+        if force or started >= self.next_save:
+            Path(self.request.output).write_text(json.dumps(self.notebook), encoding="utf-8")
+            spent = time.monotonic() - started
+            self.next_save = started + max(SAVE_INTERVAL_S, spent / SAVE_SHARE)
+
+    def _kernel_pid(self) -> int | None:
+        manager = self.client.km if self.client is not None else None
+        return getattr(manager.provisioner, "pid", None) if manager is not None else None
 
     def run(self) -> None:
         """Execute every code cell; a dead kernel is recorded and a fresh one runs the cells after it."""
         try:
-            self._run_cells()
+            with self.memory:
+                self._run_cells()
         finally:
             self._save(force=True)
 
@@ -114,7 +242,7 @@ class Runner:
         cells = self.notebook.cells
         skipped = set(self.request.skip_cells)
         index = 0
-        client = self._client()
+        self.client = client = self._client()
         while index < len(cells):
             with client.setup_kernel():
                 while index < len(cells):
@@ -125,25 +253,59 @@ class Runner:
                     if index - 1 in skipped:
                         cell.metadata["grader"] = {"status": "skipped", "error": ""}
                         continue
-                    try:
-                        client.execute_cell(cell, index - 1)
-                    except DeadKernelError:
-                        message = "the kernel died (out of memory, a crash or an exit)"
-                        cell.metadata["grader"] = {"status": "dead", "error": f"DeadKernelError: {message}"}
-                        self._save(force=True)
+                    if not self._execute(client, cell, index - 1):
                         break
                 else:
                     self._run_epilogue(client)
+
+    def _execute(self, client: CappedClient, cell: Any, index: int) -> bool:
+        """Run one cell; False when its kernel is gone or unusable (it died, crashed or broke the protocol)."""
+        client.start_cell()
+        try:
+            client.execute_cell(cell, index)
+        except Exception as error:  # DeadKernelError, or whatever a kernel sending garbage makes nbclient raise
+            cell.metadata["grader"] = {"status": "dead", "error": self._death(error)[:MAX_ERROR_CHARS]}
+            self._kill_kernel_processes(spare_kernel=True)
+            self._save(force=True)
+            return False
+        outcome = cell.metadata.get("grader")  # none for a cell holding only blanks, which is not run
+        if outcome is not None and client.truncated:
+            outcome["truncated"] = True
+        if outcome is None or outcome["status"] != "timeout":
+            return True
+        self._kill_kernel_processes(spare_kernel=True)
+        if client.responds(min(RECOVERY_S, self.request.cell_timeout)):
+            return True
+        outcome["error"] += "; the kernel did not recover from the interrupt and was replaced"
+        self._kill_kernel_processes(spare_kernel=False)
+        return False
+
+    def _death(self, error: Exception) -> str:
+        """Why the kernel is gone, for the cell that was running."""
+        name = type(error).__name__
+        if self.memory.fired:
+            self.memory.fired = False
+            limit = self.request.memory_bytes / 1024**2
+            return f"{name}: the kernel and its processes used more than {limit:g} MB together and were killed"
+        return f"{name}: {DEAD_KERNEL}" if isinstance(error, DeadKernelError) else f"{name}: the kernel failed: {error}"
+
+    def _kill_kernel_processes(self, *, spare_kernel: bool) -> None:
+        """Kill every process the kernel started (its group, session and descendants), and the kernel unless spared."""
+        pid = self._kernel_pid()
+        if pid:
+            kill_tree(pid, spare_root=spare_kernel)
 
     def _run_epilogue(self, client: CappedClient) -> None:
         """Run the grader's epilogue in the notebook's kernel; its cell is removed again afterwards."""
         if not self.request.epilogue:
             return
+        self._save(force=True)
         cell = nbformat.v4.new_code_cell(self.request.epilogue)
         self.notebook.cells.append(cell)
+        client.start_cell(minimum=EPILOGUE_OUTPUT_BYTES)
         try:
             client.execute_cell(cell, len(self.notebook.cells) - 1)
-        except DeadKernelError:
+        except Exception:  # a dead or broken kernel hands nothing off
             return
         finally:
             self.notebook.cells.pop()

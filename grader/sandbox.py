@@ -7,19 +7,21 @@ here, else ``"rlimits"`` (process limits, a new session and a private ``TMPDIR``
 In ``"bubblewrap"`` mode the command sees the machine read-only, with a private ``/tmp`` and
 ``/var/tmp``, no network (unless asked), its own PID/IPC/UTS namespaces, and empty read-only
 directories in place of ``/run``, ``/home``, ``/root``, the caller's home and every hidden path.
-The writable workdir, the running Python installation and the policy's read-only paths are bound
-back on top (the deepest path wins, so a path inside a hidden folder can still be bound back).
+The writable workdir, the running Python installation, the grader package and the policy's
+read-only paths are bound back on top (the deepest path wins, so a path inside a hidden folder can
+still be bound back).
 
 Who the command runs as:
 
 * as a normal user, bubblewrap creates a user namespace; the command keeps the caller's uid, has no
   capabilities, and ``max_processes`` counts only the sandbox's own processes and threads;
-* as root, bubblewrap mounts with root's privileges and the command is then switched to ``nobody``
-  (uid 65534), with no capabilities: the workdir is chowned to ``nobody``, other bound paths must be
-  world-readable, and ``max_processes`` counts every process of ``nobody`` on the machine (the
-  sandbox is given that many on top of those already running). Where root cannot mount (some
-  containers), bubblewrap's user namespace is used instead: the command then has no capabilities
-  but is still root's uid outside, so ``max_processes`` is not enforced (the kernel exempts root).
+* as root, bubblewrap mounts with root's privileges and the command is then switched to a uid of
+  its own (``sandbox_uid()``: unused, different for each sandbox), with no capabilities: the workdir
+  is chowned to that uid, other bound paths must be world-readable, and ``max_processes`` counts
+  exactly the sandbox's processes and threads, so sandboxes running side by side cannot starve each
+  other. Where root cannot mount (some containers), bubblewrap's user namespace is used instead:
+  the command then has no capabilities but is still root's uid outside, so ``max_processes`` is not
+  enforced (the kernel exempts root).
 
 In both modes ``no_new_privs`` is set, so setuid programs (``sudo``) and file capabilities are inert.
 ``memory_bytes`` is enforced per process (``RLIMIT_DATA``: memory actually reserved for writing,
@@ -32,12 +34,14 @@ from __future__ import annotations
 import functools
 import json
 import os
+import random
 import selectors
 import shutil
 import signal
 import site
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +57,8 @@ ISOLATION_WARNING = (
     "limited. Grade only trusted notebooks this way, or install bubblewrap (package `bubblewrap`)."
 )
 NOBODY = 65534
+_SANDBOX_UIDS = (2_100_000_000, 2_147_000_000)  # above the ranges directory services map users to
+_SANDBOX_UIDS_MAPPED = (NOBODY - 16384, NOBODY)  # where only the first 65536 uids are mapped (containers)
 _WRITABLE_MASKS = ("/tmp", "/var/tmp")
 _HIDDEN_MASKS = ("/run", "/var/run", "/home", "/root")
 _KILL_PASSES = 10
@@ -154,6 +160,18 @@ def sandboxed_command(argv: Sequence[str], policy: SandboxPolicy) -> tuple[list[
     return _command(argv, policy)[0], os.setsid
 
 
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_all() -> None:
+    """Kill every sandbox still running in this process (on Ctrl-C): their runs end as timed out."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        _kill_command_tree(proc, 0)
+
+
 def run_sandboxed(
     argv: Sequence[str],
     policy: SandboxPolicy,
@@ -175,6 +193,8 @@ def run_sandboxed(
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     captures = {proc.stdout.fileno(): _Capture(stdout_limit), proc.stderr.fileno(): _Capture(stdout_limit)}
     deadline = time.monotonic() + timeout
     timed_out = exited = False
@@ -188,12 +208,12 @@ def run_sandboxed(
                     if timed_out or exited:
                         break
                     timed_out = True
-                    _kill_tree(proc, kill_grace)
+                    _kill_command_tree(proc, kill_grace)
                     deadline = time.monotonic() + kill_grace
                     continue
                 if not (timed_out or exited) and proc.poll() is not None:
                     exited = True
-                    _kill_tree(proc, 0)
+                    _kill_command_tree(proc, 0)
                     deadline = min(deadline, time.monotonic() + kill_grace)
                 for key, _ in selector.select(min(left, 0.1)):
                     chunk = os.read(key.fd, 1 << 16)
@@ -207,7 +227,9 @@ def run_sandboxed(
             except subprocess.TimeoutExpired:
                 timed_out = True
     finally:
-        _kill_tree(proc, kill_grace)
+        _kill_command_tree(proc, kill_grace)
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
         proc.stdout.close()
         proc.stderr.close()
     out, err = captures.values()
@@ -232,7 +254,7 @@ def _command(argv: Sequence[str], policy: SandboxPolicy) -> tuple[list[str], str
     options = _bwrap_options() if mode == "bubblewrap" else None
     userns = options is not None and "--unshare-user" in options
     drop = options is not None and not userns and os.geteuid() == 0
-    run_uid = NOBODY if drop else os.getuid()
+    run_uid = sandbox_uid() if drop else os.getuid()
     if options is None:
         tmp = workdir / ".tmp"
         tmp.mkdir(exist_ok=True)
@@ -241,9 +263,11 @@ def _command(argv: Sequence[str], policy: SandboxPolicy) -> tuple[list[str], str
     env = {key: os.environ[key] for key in ("PATH", "LANG") if key in os.environ}
     env.setdefault("PATH", os.defpath)
     env.update(HOME=str(workdir), TMPDIR=str(tmp))
+    if drop:
+        env.update(USER="sandbox", LOGNAME="sandbox")  # the uid has no account for getpass.getuser() to find
     env.update(policy.env)
     limits = policy.limits
-    nproc = limits.max_processes + (0 if userns else _task_count(run_uid))
+    nproc = limits.max_processes + (0 if userns or drop else _task_count(run_uid))
     rlimits = [
         ("RLIMIT_DATA", limits.memory_bytes, limits.memory_bytes),
         ("RLIMIT_NPROC", nproc, nproc),
@@ -255,7 +279,7 @@ def _command(argv: Sequence[str], policy: SandboxPolicy) -> tuple[list[str], str
         rlimits.append(("RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 5))
     spec = {
         "rlimits": rlimits,
-        "drop_to": NOBODY if drop else None,
+        "drop_to": run_uid if drop else None,
         "cwd": str(workdir),
         "env": env,
         "argv": [os.fspath(arg) for arg in argv],
@@ -361,9 +385,32 @@ def _mount_args(policy: SandboxPolicy, workdir: Path, *, traversable: bool) -> l
     return args
 
 
+def sandbox_uid() -> int:
+    """An unused uid for one sandbox, picked at random among those this system maps and no account has."""
+    try:
+        ranges = [tuple(map(int, line.split())) for line in Path("/proc/self/uid_map").read_text().splitlines()]
+    except (OSError, ValueError):
+        ranges = []
+    full = any(inside == 0 and count > _SANDBOX_UIDS[1] for inside, _, count in ranges)
+    low, high = _SANDBOX_UIDS if full else _SANDBOX_UIDS_MAPPED
+    taken = _account_uids()
+    while True:
+        uid = random.randrange(low, high)
+        if uid not in taken:
+            return uid
+
+
+def _account_uids() -> set[int]:
+    try:
+        lines = Path("/etc/passwd").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return set()
+    return {int(fields[2]) for fields in (line.split(":") for line in lines) if len(fields) > 2 and fields[2].isdigit()}
+
+
 def _python_paths() -> set[Path]:
-    """The running Python installation (and user site), which the launcher needs inside."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    """The running Python installation (and user site) and the grader package, which commands need inside."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(__file__)}
     user_site = site.getusersitepackages()
     if os.path.isdir(user_site):
         paths.add(user_site)
@@ -386,7 +433,7 @@ def _task_count(uid: int) -> int:
     return count
 
 
-def _process_tree(root: int) -> dict[int, int]:
+def process_tree(root: int) -> dict[int, int]:
     """Processes in ``root``'s session or group, or descended from it: pid -> start time."""
     table: dict[int, tuple[int, int, int, int]] = {}
     for entry in os.scandir("/proc"):
@@ -423,9 +470,21 @@ def _signal(tree: dict[int, int], sig: int) -> None:
             continue
 
 
-def _kill_tree(proc: subprocess.Popen[bytes], grace: float) -> None:
+def kill_tree(root: int, *, spare_root: bool = False) -> None:
+    """SIGKILL ``root``'s session, group and descendants (all but ``root`` with ``spare_root``) until none is left."""
+    for _ in range(_KILL_PASSES):
+        tree = process_tree(root)
+        if spare_root:
+            tree.pop(root, None)
+        if not tree:
+            return
+        _signal(tree, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def _kill_command_tree(proc: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM the command's tree, wait up to ``grace`` seconds, then SIGKILL until none is left."""
-    tree = _process_tree(proc.pid)
+    tree = process_tree(proc.pid)
     if grace > 0 and tree:
         _signal(tree, signal.SIGTERM)
         try:
@@ -433,14 +492,14 @@ def _kill_tree(proc: subprocess.Popen[bytes], grace: float) -> None:
         except subprocess.TimeoutExpired:
             pass
     for _ in range(_KILL_PASSES):
-        tree.update(_process_tree(proc.pid))
+        tree.update(process_tree(proc.pid))
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
         _signal(tree, signal.SIGKILL)
         proc.poll()
-        tree = _process_tree(proc.pid)
+        tree = process_tree(proc.pid)
         if not tree:
             break
         time.sleep(0.05)

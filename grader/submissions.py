@@ -48,16 +48,26 @@ def discover(arguments: list[Path]) -> Discovery:
     return Discovery(tuple(unique), tuple(problems), tuple(dict.fromkeys(roots)))
 
 
-def _needed_by_grader() -> list[Path]:
+def _source_checkout() -> Path | None:
+    """The source checkout the grader runs from (an editable install), if any: it holds answer keys in its
+    tests and history."""
+    root = Path(grader.__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def _needed_by_grader() -> set[Path]:
     package = Path(grader.__file__).resolve().parent
-    return [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), package]
+    return {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), package, Path("/")}
 
 
 def hideable(paths: list[Path]) -> tuple[Path, ...]:
-    """The paths that can be hidden from notebooks without hiding the grader or Python themselves."""
+    """The paths to hide from notebooks: ``paths`` and the grader's source checkout, less what cannot be hidden.
+
+    The sandbox binds the Python installation and the grader package back inside hidden folders, so only
+    those themselves (and ``/``) are left out. Paths that do not exist yet are kept: the sandbox hides
+    each one that exists when a notebook starts (the output folder, once the first result is written).
+    """
     needed = _needed_by_grader()
-    kept = []
-    for path in dict.fromkeys(path.resolve() for path in paths):
-        if path.exists() and not any(path == need or path in need.parents for need in needed):
-            kept.append(path)
-    return tuple(kept)
+    checkout = _source_checkout()
+    candidates = [*paths, *([checkout] if checkout else [])]
+    return tuple(path for path in dict.fromkeys(path.resolve() for path in candidates) if path not in needed)

@@ -65,3 +65,31 @@ def test_unchanged_submissions_are_skipped_and_force_regrades(tmp_path: Path) ->
     assert after[0] == before[0] and after[1][1] == before[0][1]
     forced = subprocess.run([*command, "--force"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert "not regraded" not in forced.stdout and _grades(tmp_path / "out") == after
+
+
+def test_ctrl_c_stops_kernels_and_keeps_finished_results(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    folder = _class(tmp_path, 1)
+    stuck = nbformat.v4.new_notebook(cells=[new_markdown_cell("## 1. Loop"), new_code_cell("while True:\n    pass")])
+    nbformat.write(stuck, folder / "student99.ipynb")
+    grading = subprocess.Popen([*GRADER, str(folder), *QUICK, "-j", "1", "--out", "out", "--cell-timeout", "300"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = tmp_path / "out" / "results.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (results.exists() and "student00" in results.read_text()):
+        time.sleep(0.2)
+    time.sleep(3)  # the stuck notebook's kernel is now busy
+    descendants = psutil.Process(grading.pid).children(recursive=True)
+    grading.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    grading.communicate(timeout=60)
+    assert time.monotonic() - started < 30 and grading.returncode != 0
+    assert [Path(sub["path"]).name for sub in json.loads(results.read_text())["submissions"]] == ["student00.ipynb"]
+    time.sleep(1)
+    assert not [child for child in descendants if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+    assert os.path.exists(folder / "student99.ipynb")

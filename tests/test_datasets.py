@@ -115,6 +115,7 @@ def verified_source() -> Path:
 def session_cache(tmp_path_factory: pytest.TempPathFactory, verified_source: Path) -> Iterator[Path]:
     """This session's own cache, filled from ``verified_source``."""
     root = tmp_path_factory.mktemp("cache")
+    root.chmod(0o755)  # sandboxed kernels of later tests run as another user and read this cache
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CNN_GRADER_CACHE", str(root))
         fetch_mnist(source=verified_source)
