@@ -20,6 +20,7 @@ from grader.formats import Format, write_formats
 from grader.grade import GradeOptions
 from grader.progress import BatchProgress, default_workers
 from grader.report import print_summary
+from grader.sandbox import ISOLATION_WARNING, isolation_available
 from grader.scoring import failed_submission
 from grader.spec import Spec, bundled_spec_path
 from grader.submissions import discover, hideable
@@ -95,6 +96,8 @@ def grade(
     given_limits = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "memory_mb": memory_mb,
                  "max_processes": max_processes, "max_file_mb": max_file_mb, "max_output_mb": max_output_mb}
     limits = replace(loaded.limits, **{name: value for name, value in given_limits.items() if value is not None})
+    if execute and isolation_available() != "bubblewrap":
+        errors.print(f"[bold yellow]warning[/bold yellow] {ISOLATION_WARNING}", highlight=False)
     out.mkdir(parents=True, exist_ok=True)  # it must exist to be hidden from the first notebooks
     options = GradeOptions(execute=execute, device=device.value, limits=limits,
                            hidden=_hidden(loaded, out.resolve(), found.roots), exercises=tuple(exercise or ()),

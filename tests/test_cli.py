@@ -88,3 +88,14 @@ def test_keycheck_catches_a_drifted_key(tmp_path: Path) -> None:
     drifted.write_text(bundled_spec_path().read_text().replace("value: 903400", "value: 902400"))
     done = run("keycheck", "--spec", str(drifted), cwd=tmp_path)
     assert done.returncode == 1 and "MISMATCH exercise 2 total-params" in done.stdout
+
+
+def test_fallback_isolation_is_announced(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "CNN_GRADER_ISOLATION": "rlimits"}
+    done = subprocess.run([*GRADER, "grade", str(DATA / "seed_style.ipynb"), "-e", "1"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "Sandbox isolation is unavailable" in done.stderr
+    results = json.loads((tmp_path / "grades" / "results.json").read_text())
+    assert results["submissions"][0]["isolation"] == "rlimits"
