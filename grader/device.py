@@ -9,7 +9,6 @@ from functools import cache
 from grader.spec import ModelAccuracyCheck
 
 GPU_PROBE = "import tensorflow as tf; print(len(tf.config.list_physical_devices('GPU')))"
-DEVICE_CHOICES = ("auto", "gpu", "cpu")
 
 
 @cache

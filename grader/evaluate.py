@@ -27,7 +27,6 @@ class Evaluation:
     accuracy: float | None
     error: str = ""
     scaling: str = ""
-    examples: int = 0
 
 
 def _fit_inputs(images, input_shape: tuple) -> object:
@@ -64,7 +63,7 @@ def _measure(model_path: str) -> dict[str, object]:
         scores = model.predict(inputs * factor, batch_size=1000, verbose=0)
         results[name] = float(np.mean(np.argmax(scores, axis=1) == labels))
     best = max(results, key=results.__getitem__)
-    return {"accuracy": results[best], "scaling": best, "examples": int(len(labels))}
+    return {"accuracy": results[best], "scaling": best}
 
 
 def _refusal(path: Path, max_bytes: int) -> str:
@@ -110,7 +109,7 @@ def evaluate_model(model: Path, max_bytes: int, cache: Path, hidden: tuple[Path,
     report = json.loads(lines[-1])
     if "error" in report:
         return Evaluation(None, report["error"])
-    return Evaluation(report["accuracy"], scaling=report["scaling"], examples=report["examples"])
+    return Evaluation(report["accuracy"], scaling=report["scaling"])
 
 
 def main(argv: list[str] | None = None) -> None:

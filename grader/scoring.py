@@ -8,8 +8,6 @@ from typing import Any
 
 from grader.checks import CheckResult
 
-EXERCISE_STATUSES = ("passed", "partial", "failed", "error", "skipped")
-
 
 @dataclass(frozen=True)
 class ExerciseResult:
