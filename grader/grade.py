@@ -30,7 +30,7 @@ from grader.spec import Exercise, Limits, ModelAccuracyCheck, Spec
 from grader.workspace import create_workspace
 
 
-def _quiet(_message: str) -> None:
+def no_progress(_message: str) -> None:
     """Progress sink for library use."""
 
 
@@ -42,7 +42,7 @@ class GradeOptions:
     hidden: tuple[Path, ...] = ()
     exercises: tuple[int, ...] = ()
     skip_training: bool = False
-    progress: Callable[[str], None] = _quiet
+    progress: Callable[[str], None] = no_progress
 
 
 @dataclass(frozen=True)

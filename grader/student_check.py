@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.checks import CheckResult
-from grader.grade import GradeOptions, grade_notebook
+from grader.grade import GradeOptions, grade_notebook, no_progress
 from grader.scoring import ExerciseResult, SubmissionResult
 from grader.spec import Check, ModelAccuracyCheck, RubricCheck, Spec
 
@@ -25,9 +25,6 @@ SKIPPED_NOTE = "not run (--skip-training): `grader grade` trains the model and m
 _STYLES = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "cyan"}
 _RUBRIC_SEPARATOR = "; "
 
-
-def _quiet(_message: str) -> None:
-    """Progress sink for library use."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,7 @@ class ExerciseFeedback:
 
 
 def check_notebook(path: Path, spec: Spec, exercises: tuple[int, ...] = (), skip_training: bool = False,
-                   execute: bool = True, progress: Callable[[str], None] = _quiet) -> SubmissionResult:
+                   execute: bool = True, progress: Callable[[str], None] = no_progress) -> SubmissionResult:
     """Grade one notebook exactly as ``grader grade`` does, optionally without training its model."""
     options = GradeOptions(execute=execute, exercises=exercises, skip_training=skip_training, progress=progress)
     return grade_notebook(path, spec, options)
