@@ -16,19 +16,27 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.checks import CheckResult
-from grader.scoring import ExerciseResult, SubmissionResult
+from grader.scoring import ExerciseResult, Review, SubmissionResult
 from grader.spec import Spec
 
 RESULTS_FILE = "results.json"
 GRADES_FILE = "grades.csv"
 
 
-_CHECK_FIELDS = ("id", "passed", "expected", "found", "message", "label", "kind", "points", "score", "hint")
+_CHECK_FIELDS = ("id", "passed", "expected", "found", "message", "label", "kind", "points", "score", "hint",
+                 "recognised", "review")
 
 
 def _check_dict(check: CheckResult) -> dict[str, Any]:
     data = asdict(check)
-    return {key: data[key] for key in _CHECK_FIELDS}
+    return {key: (list(data[key]) if isinstance(data[key], tuple) else data[key]) for key in _CHECK_FIELDS}
+
+
+def _check_from_dict(data: dict[str, Any]) -> CheckResult:
+    values = {key: data[key] for key in _CHECK_FIELDS if key in data}
+    for key in ("recognised", "review"):
+        values[key] = tuple(values.get(key, ()))
+    return CheckResult(**values)
 
 
 def submission_dict(result: SubmissionResult) -> dict[str, Any]:
@@ -54,6 +62,7 @@ def submission_dict(result: SubmissionResult) -> dict[str, Any]:
                 "errors": list(exercise.errors),
                 "checks": [_check_dict(check) for check in exercise.checks],
                 "metrics": exercise.metrics,
+                "review": {"needed": exercise.review.needed, "reasons": list(exercise.review.reasons)},
             }
             for exercise in result.exercises
         ],
@@ -66,8 +75,9 @@ def submission_from_dict(data: dict[str, Any]) -> SubmissionResult:
         ExerciseResult(
             number=exercise["number"], id=exercise["id"], title=exercise.get("title", ""),
             score=exercise["score"], max_score=exercise["max_score"], status=exercise["status"],
-            checks=tuple(CheckResult(**{key: check[key] for key in _CHECK_FIELDS}) for check in exercise["checks"]),
+            checks=tuple(_check_from_dict(check) for check in exercise["checks"]),
             errors=tuple(exercise.get("errors", ())), metrics=exercise.get("metrics", {}),
+            review=Review.of(tuple((exercise.get("review") or {}).get("reasons", ()))),
         )
         for exercise in data.get("exercises", [])
     )

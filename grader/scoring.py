@@ -10,6 +10,19 @@ from grader.checks import CheckResult
 
 
 @dataclass(frozen=True)
+class Review:
+    """Whether a person should look at a grade, and why."""
+
+    needed: bool = False
+    reasons: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, reasons: tuple[str, ...] | list[str]) -> Review:
+        unique = tuple(dict.fromkeys(reason for reason in reasons if reason))
+        return cls(bool(unique), unique)
+
+
+@dataclass(frozen=True)
 class ExerciseResult:
     number: int
     id: str
@@ -20,6 +33,7 @@ class ExerciseResult:
     checks: tuple[CheckResult, ...]
     errors: tuple[str, ...] = ()
     metrics: dict[str, Any] = field(default_factory=dict)
+    review: Review = Review()
 
 
 @dataclass(frozen=True)
@@ -57,8 +71,10 @@ def score_exercise(
     errors: list[str],
     metrics: dict[str, Any] | None = None,
     status: str | None = None,
+    review: tuple[str, ...] = (),
 ) -> ExerciseResult:
-    """Add up the checks; ``status`` forces one (e.g. "error" for "GPU required", "skipped")."""
+    """Add up the checks; ``status`` forces one (e.g. "error" for "GPU required", "skipped"). The review
+    reasons are the checks' own plus ``review``."""
     score = round(sum(check.score for check in checks), 4)
     frozen_checks, frozen_errors = tuple(checks), tuple(errors)
     return ExerciseResult(
@@ -71,6 +87,7 @@ def score_exercise(
         checks=frozen_checks,
         errors=frozen_errors,
         metrics=metrics or {},
+        review=Review.of([reason for check in frozen_checks for reason in check.review] + list(review)),
     )
 
 

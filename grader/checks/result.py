@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What one check found, what it expected and the points it gave."""
+    """What one check found, what it expected and the points it gave.
+
+    ``recognised`` names what earned points (idea labels, values), safe to show a student; ``review``
+    gives the reasons a person should look at this check (a hedge, a negated idea, another language…).
+    """
 
     id: str
     label: str
@@ -19,6 +23,8 @@ class CheckResult:
     found: str
     message: str
     hint: str = ""
+    recognised: tuple[str, ...] = ()
+    review: tuple[str, ...] = ()
 
     @classmethod
     def unanswered(cls, id: str, label: str, kind: str, points: float, expected: str, hint: str) -> CheckResult:
