@@ -1,5 +1,6 @@
-"""Grade many notebooks: in parallel, with progress, writing results as each one finishes, and
-skipping those whose notebook, folder and spec are unchanged since the last run."""
+"""Grade many notebooks: in parallel, with progress, writing results as each one finishes, skipping
+those whose notebook, folder and spec are unchanged since the last run, and merging a run of some
+exercises (``-e``) into the submission's earlier result."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from grader import store
 from grader.grade import GradeOptions, grade_notebook
-from grader.overrides import graded_results
-from grader.report import write_results
+from grader.overrides import as_graded
 from grader.sandbox import stop_all
-from grader.scoring import SubmissionResult
+from grader.scoring import SubmissionResult, score_submission
 from grader.spec import Spec
 
 _FINGERPRINT_MAX_FILE = 64 * 1024**2
@@ -44,8 +45,23 @@ def fingerprint(notebook: Path, spec: Spec, options: GradeOptions) -> str:
     return digest.hexdigest()
 
 
-def _grade_one(notebook: Path, spec: Spec, options: GradeOptions, stamp: str) -> SubmissionResult:
-    return replace(grade_notebook(notebook, spec, options), fingerprint=stamp)
+def merge_exercises(earlier: SubmissionResult | None, graded: SubmissionResult, spec: Spec) -> SubmissionResult:
+    """``graded`` (a run of some exercises) with the earlier result's other exercises kept, in spec order.
+
+    A submission that failed in either run is not merged: the new result stands.
+    """
+    if earlier is None or earlier.status != "graded" or graded.status != "graded":
+        return graded
+    by_number = {exercise.number: exercise for exercise in (*earlier.exercises, *graded.exercises)}
+    exercises = [by_number[item.number] for item in spec.exercises if item.number in by_number]
+    merged = score_submission(graded.path, exercises, graded.isolation, graded.seconds, graded.notes)
+    return replace(merged, fingerprint=graded.fingerprint)
+
+
+def _grade_one(notebook: Path, spec: Spec, options: GradeOptions, stamp: str,
+               earlier: SubmissionResult | None) -> SubmissionResult:
+    graded = replace(grade_notebook(notebook, spec, options), fingerprint=stamp)
+    return merge_exercises(earlier, graded, spec) if options.exercises else graded
 
 
 def grade_batch(
@@ -62,15 +78,17 @@ def grade_batch(
     """Grade ``notebooks`` with ``workers`` at once; results keep the input order whatever finishes first.
 
     ``extra`` (e.g. submissions that could not be found) is written with the rest. results.json and
-    grades.csv are rewritten after every submission, so an interrupted run keeps what it graded.
+    grades.csv are rewritten after every submission, so an interrupted run keeps what it graded. With
+    ``options.exercises``, those exercises replace theirs in a submission's earlier result in ``out``
+    and its other exercises are kept (even with ``force``). Manual grades are not kept: apply overrides after.
     """
-    previous = {result.path: result for result in graded_results(out)} if not force else {}
+    previous = {result.path: as_graded(result) for result in store.load_for(out, spec)}
     done: dict[Path, SubmissionResult] = {}
 
     def record(path: Path, result: SubmissionResult, reused: bool) -> None:
         done[path] = result
         ordered = [*extra, *(done[item] for item in notebooks if item in done)]
-        write_results(ordered, spec, out)
+        store.save(ordered, spec, out)
         events.finished(path, result, reused)
 
     pending: dict[Future[SubmissionResult], Path] = {}
@@ -79,11 +97,11 @@ def grade_batch(
             for notebook in notebooks:
                 stamp = fingerprint(notebook, spec, options)
                 earlier = previous.get(str(notebook))
-                if earlier is not None and earlier.fingerprint == stamp:
+                if earlier is not None and earlier.fingerprint == stamp and not force:
                     record(notebook, earlier, True)
                     continue
                 events.started(notebook)
-                pending[pool.submit(_grade_one, notebook, spec, options, stamp)] = notebook
+                pending[pool.submit(_grade_one, notebook, spec, options, stamp, earlier)] = notebook
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:

@@ -24,10 +24,12 @@ from grader.model_exercise import (
     section_seconds,
     write_files,
 )
-from grader.notebook import NotebookError, answer_blocks, read_notebook, split_sections
+from grader.notebook import AnswerBlock, NotebookError, answer_blocks, read_notebook, split_sections
 from grader.scoring import ExerciseResult, SubmissionResult, failed_submission, score_exercise, score_submission
 from grader.spec import Exercise, Limits, ModelAccuracyCheck, Spec
 from grader.workspace import create_workspace
+
+ANSWER_CHARS = 12_000
 
 
 def no_progress(_message: str) -> None:
@@ -65,21 +67,36 @@ def _failure_lines(failures: tuple[CellFailure, ...], cells: list[int]) -> list[
 def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str) -> ExerciseResult:
     """Score one exercise; ``not_run`` says why its model was not trained here ("" when it was)."""
     blocks = answer_blocks(run.notebook, cells)
+    question = "\n".join((question_text(run.notebook, cells), exercise.prompt))
     results: list[CheckResult] = []
     metrics: dict = {}
     for check in exercise.checks:
         if not isinstance(check, ModelAccuracyCheck):
-            results.append(run_text_check(check, blocks))
+            results.append(run_text_check(check, blocks, question))
             continue
         evidence = run.model or ModelEvidence(None, not_run or "the model was not evaluated", "", None, None)
         result, metrics = run_model_check(check, evidence, blocks)
         results.append(result)
     if not_run == TRAINING_SKIPPED:
-        return score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, [],
-                              metrics, status="skipped")
-    errors = _failure_lines(run.failures, cells) + ([not_run] if not_run else [])
-    return score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, errors,
-                          metrics, status="error" if not_run else None)
+        scored = score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, [],
+                                metrics, status="skipped")
+    else:
+        errors = _failure_lines(run.failures, cells) + ([not_run] if not_run else [])
+        scored = score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, errors,
+                                metrics, status="error" if not_run else None)
+    return replace(scored, answer=_answer_text(blocks))
+
+
+def _answer_text(blocks: list[AnswerBlock]) -> str:
+    """The answer as the grader read it, for review: prose, and each output under its cell number; a long one
+    keeps its beginning and end."""
+    parts = [block.text if block.kind == "markdown" else f"[output of cell {block.cell_index + 1}]\n{block.text}"
+             for block in blocks]
+    text = "\n\n".join(part.strip("\n") for part in parts)
+    if len(text) <= ANSWER_CHARS:
+        return text
+    half = ANSWER_CHARS // 2
+    return f"{text[:half]}\n[… {len(text) - 2 * half} characters left out …]\n{text[-half:]}"
 
 
 def _selected(spec: Spec, options: GradeOptions) -> list[Exercise]:

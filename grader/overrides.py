@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
 
-from grader.report import RESULTS_FILE, submission_dict, submission_from_dict, write_results
-from grader.scoring import ExerciseResult, SubmissionResult
+from grader import store
+from grader.scoring import ExerciseResult, ManualGrade, SubmissionResult
 from grader.spec import Spec
 
 OVERRIDE_FIELDS = ("submission", "exercise", "points", "comment")
@@ -40,33 +38,12 @@ class Override:
     where: str
 
 
-@dataclass(frozen=True)
-class ManualGrade:
-    """A score set by hand, with what the grader had given."""
-
-    points: float
-    comment: str
-    original_score: float
-    original_status: str
-
-
-@dataclass(frozen=True)
-class ManualExerciseResult(ExerciseResult):
-    """An exercise whose score was set by hand; ``score`` and ``status`` already reflect it."""
-
-    manual: ManualGrade | None = None
-
-
 class OverrideError(Exception):
     """An overrides file that cannot be applied; carries every problem, each naming its line."""
 
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
-
-
-def manual_grade(exercise: ExerciseResult) -> ManualGrade | None:
-    return exercise.manual if isinstance(exercise, ManualExerciseResult) else None
 
 
 def load_overrides(path: Path, spec: Spec) -> tuple[Override, ...]:
@@ -207,7 +184,7 @@ def apply_overrides(results: Sequence[SubmissionResult], overrides: Sequence[Ove
         chosen[key] = override
     if problems:
         raise OverrideError(problems)
-    return [_with_manual(result, {number: override for (at, number), override in chosen.items() if at == index})
+    return [_apply(result, {number: override for (at, number), override in chosen.items() if at == index})
             for index, result in enumerate(graded)]
 
 
@@ -230,10 +207,6 @@ def _match_problem(name: str, results: Sequence[SubmissionResult], matches: list
     return f"{name!r} names {len(matches)} submissions ({paths}); write more of its path"
 
 
-def _base_fields(exercise: ExerciseResult) -> dict[str, Any]:
-    return {field.name: getattr(exercise, field.name) for field in fields(ExerciseResult)}
-
-
 def _manual_status(points: float, max_score: float, original_status: str) -> str:
     if math.isclose(points, max_score):
         return "passed"
@@ -242,95 +215,63 @@ def _manual_status(points: float, max_score: float, original_status: str) -> str
     return "partial" if points > 0 else "failed"
 
 
-def _with_manual(result: SubmissionResult, overrides: dict[int, Override]) -> SubmissionResult:
-    if not overrides:
-        return result
-    exercises = []
-    for exercise in result.exercises:
-        override = overrides.get(exercise.number)
-        if override is None:
-            exercises.append(exercise)
-            continue
-        manual = ManualGrade(override.points, override.comment, exercise.score, exercise.status)
-        exercises.append(ManualExerciseResult(
-            **{**_base_fields(exercise), "score": override.points,
-               "status": _manual_status(override.points, exercise.max_score, exercise.status)},
-            manual=manual))
-    return _rescored(result, exercises)
+def with_manual(exercise: ExerciseResult, points: float, comment: str) -> ExerciseResult:
+    """The exercise graded by hand: its score and status follow ``points``, what the grader gave is kept."""
+    graded = without_manual(exercise)
+    manual = ManualGrade(points, comment, graded.score, graded.status)
+    return replace(graded, score=points, status=_manual_status(points, graded.max_score, graded.status), manual=manual)
+
+
+def without_manual(exercise: ExerciseResult) -> ExerciseResult:
+    """The exercise as the grader scored it."""
+    manual = exercise.manual
+    if manual is None:
+        return exercise
+    return replace(exercise, score=manual.original_score, status=manual.original_status, manual=None)
 
 
 def _rescored(result: SubmissionResult, exercises: list[ExerciseResult]) -> SubmissionResult:
     return replace(result, exercises=tuple(exercises), score=round(sum(exercise.score for exercise in exercises), 4))
 
 
+def _apply(result: SubmissionResult, overrides: dict[int, Override]) -> SubmissionResult:
+    if not overrides:
+        return result
+    return _rescored(result, [
+        with_manual(exercise, overrides[exercise.number].points, overrides[exercise.number].comment)
+        if exercise.number in overrides else exercise for exercise in result.exercises])
+
+
 def as_graded(result: SubmissionResult) -> SubmissionResult:
     """The result without its manual grades, as the grader scored it."""
-    if not any(manual_grade(exercise) for exercise in result.exercises):
+    if not any(exercise.manual for exercise in result.exercises):
         return result
-    exercises = []
-    for exercise in result.exercises:
-        manual = manual_grade(exercise)
-        if manual is None:
-            exercises.append(exercise)
-        else:
-            exercises.append(ExerciseResult(**{**_base_fields(exercise), "score": manual.original_score,
-                                               "status": manual.original_status}))
-    return _rescored(result, exercises)
-
-
-def save_results(results: Sequence[SubmissionResult], spec: Spec, out: Path) -> None:
-    """Write results.json and grades.csv, each manual grade recorded as ``manual`` in its exercise."""
-    write_results(results, spec, out)
-    if not any(manual_grade(exercise) for result in results for exercise in result.exercises):
-        return
-    submissions = []
-    for result in results:
-        document = submission_dict(result)
-        for exercise, entry in zip(result.exercises, document["exercises"], strict=True):
-            manual = manual_grade(exercise)
-            if manual is not None:
-                entry["manual"] = asdict(manual)
-        submissions.append(document)
-    text = json.dumps({"spec": spec.id, "max_score": spec.max_score, "submissions": submissions},
-                      indent=2, ensure_ascii=False) + "\n"
-    handle, temporary = tempfile.mkstemp(dir=out, prefix=f".{RESULTS_FILE}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temporary, out / RESULTS_FILE)
-
-
-def read_results(out: Path) -> tuple[str, list[SubmissionResult]]:
-    """The spec id and the results in OUT/results.json, manual grades included."""
-    path = out / RESULTS_FILE
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        return str(document["spec"]), [_submission(entry) for entry in document["submissions"]]
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read: {error.strerror or error}") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a results file written by `grader grade` ({error!r})") from None
-
-
-def graded_results(out: Path) -> list[SubmissionResult]:
-    """An earlier run's results as the grader scored them, manual grades undone ([] when unreadable)."""
-    try:
-        return [as_graded(result) for result in read_results(out)[1]]
-    except ValueError:
-        return []
-
-
-def _submission(entry: dict[str, Any]) -> SubmissionResult:
-    result = submission_from_dict(entry)
-    exercises = tuple(
-        ManualExerciseResult(**_base_fields(exercise), manual=ManualGrade(**item["manual"])) if "manual" in item
-        else exercise
-        for exercise, item in zip(result.exercises, entry.get("exercises", []), strict=True)
-    )
-    return replace(result, exercises=exercises)
+    return _rescored(result, [without_manual(exercise) for exercise in result.exercises])
 
 
 def merge_overrides(results: Sequence[SubmissionResult], spec: Spec, out: Path, path: Path) -> list[SubmissionResult]:
-    """Apply the overrides file to the results, rewrite OUT's results.json and grades.csv, return the results."""
+    """Apply the overrides file to the results, save them in OUT (results.json, grades.csv), return them."""
     merged = apply_overrides(results, load_overrides(path, spec))
-    save_results(merged, spec, out)
+    store.save(merged, spec, out)
     return merged
+
+
+def append_override(path: Path, submission: str, exercise: int, points: float, comment: str) -> None:
+    """Add one manual grade to the overrides file (CSV, else YAML), creating it when missing; on disk on return."""
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    if path.suffix.lower() == ".csv":
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        if not before.strip():
+            writer.writerow(OVERRIDE_FIELDS)
+        writer.writerow([submission, exercise, f"{points:g}", comment])
+        addition = text.getvalue()
+    else:
+        row = {"submission": submission, "exercise": exercise, "points": points, "comment": comment}
+        addition = yaml.safe_dump([row], allow_unicode=True, sort_keys=False, width=1000)
+    if before and not before.endswith("\n"):
+        addition = "\n" + addition
+    with path.open("a", encoding="utf-8", newline="") as stream:
+        stream.write(addition)
+        stream.flush()
+        os.fsync(stream.fileno())

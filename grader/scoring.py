@@ -23,7 +23,22 @@ class Review:
 
 
 @dataclass(frozen=True)
+class ManualGrade:
+    """A score set by hand (an override or a review decision), with what the grader had given."""
+
+    points: float
+    comment: str
+    original_score: float
+    original_status: str
+
+
+@dataclass(frozen=True)
 class ExerciseResult:
+    """One exercise as graded; with ``manual``, ``score`` and ``status`` are the manual grade's.
+
+    ``answer`` is the student's answer as the grader read it (prose and printed outputs), for review.
+    """
+
     number: int
     id: str
     title: str
@@ -34,6 +49,13 @@ class ExerciseResult:
     errors: tuple[str, ...] = ()
     metrics: dict[str, Any] = field(default_factory=dict)
     review: Review = Review()
+    answer: str = ""
+    manual: ManualGrade | None = None
+
+    @property
+    def awaits_review(self) -> bool:
+        """Flagged for a person to look at, and not graded by hand yet."""
+        return self.review.needed and self.manual is None
 
 
 @dataclass(frozen=True)

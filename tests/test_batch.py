@@ -93,3 +93,31 @@ def test_ctrl_c_stops_kernels_and_keeps_finished_results(tmp_path: Path) -> None
     time.sleep(1)
     assert not [child for child in descendants if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
     assert os.path.exists(folder / "student99.ipynb")
+
+
+def test_exercise_runs_merge_into_the_earlier_result(tmp_path: Path) -> None:
+    folder = _class(tmp_path, 2)
+    grade = [*GRADER, str(folder), "--no-execute", "--out", "out"]
+    first = subprocess.run([*grade, "-e", "1", "-e", "2"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    before = {name: exercises for name, _, exercises in _grades(tmp_path / "out")}
+    second = subprocess.run([*grade, "-e", "4"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    merged = _grades(tmp_path / "out")
+    for name, score, exercises in merged:
+        assert [exercise[0] for exercise in exercises] == [1, 2, 4]
+        assert exercises[:2] == before[name] and score == sum(exercise[1] for exercise in exercises)
+    notebook = nbformat.read(folder / "student00.ipynb", as_version=4)
+    edit_markdown(notebook, "903400", "90340")
+    edit_markdown(notebook, "903,400", "90,340")
+    nbformat.write(notebook, folder / "student00.ipynb")
+    third = subprocess.run([*grade, "-e", "2"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0, third.stderr
+    after = {name: (score, exercises) for name, score, exercises in _grades(tmp_path / "out")}
+    score, exercises = after["student00.ipynb"]
+    assert exercises[0] == merged[0][2][0] and exercises[2] == merged[0][2][2]
+    assert exercises[1][1] < merged[0][2][1][1] and score == merged[0][1] - (merged[0][2][1][1] - exercises[1][1])
+    assert after["student01.ipynb"] == (merged[1][1], merged[1][2])
+    document = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert document["submissions"][0]["max_score"] == sum(ex["max_score"] for ex in document["submissions"][0]
+                                                          ["exercises"])

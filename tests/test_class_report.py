@@ -12,11 +12,11 @@ import typer
 from conftest import CONCEPTUAL, DATA, class_folder, wrong_total
 from typer.testing import CliRunner
 
+from grader import store
 from grader.class_report import summarize
 from grader.commands import override as override_command
 from grader.commands import report as report_command
 from grader.grade import GradeOptions, grade_notebook
-from grader.report import write_results
 from grader.scoring import SubmissionResult
 from grader.spec import Spec
 
@@ -64,7 +64,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_report_prints_the_summary_and_saves_a_histogram(results, spec: Spec, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    write_results(results, spec, out)
+    store.save(results, spec, out)
     done = CliRunner().invoke(_app(), ["report", str(out), "--top", "2"])
     assert done.exit_code == 0, done.output
     text = done.output
@@ -81,7 +81,7 @@ def test_report_prints_the_summary_and_saves_a_histogram(results, spec: Spec, tm
 
 def test_report_merges_overrides_first(results, spec: Spec, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    write_results(results, spec, out)
+    store.save(results, spec, out)
     overrides = tmp_path / "overrides.yaml"
     overrides.write_text("- {submission: dave, exercise: 3, points: 5, comment: answered on paper}\n")
     done = CliRunner().invoke(_app(), ["report", str(out), "--overrides", str(overrides)])

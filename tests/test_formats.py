@@ -16,9 +16,9 @@ from grader.formats import write_formats
 from grader.formats.gradescope import gradescope_results
 from grader.formats.student import output_stems
 from grader.grade import GradeOptions, grade_notebook
-from grader.report import submission_dict
 from grader.scoring import SubmissionResult, failed_submission
 from grader.spec import RubricCheck, Spec
+from grader.store import submission_dict
 
 STORED = GradeOptions(execute=False, exercises=CONCEPTUAL)
 WRONG_ARITHMETIC = """#### 2. Consider a CNN composed of three convolutional layers.
@@ -169,7 +169,7 @@ def test_feedback_lists_scores_lost_points_and_errors(graded, spec: Spec, tmp_pa
     assert "- **total parameters** (-2): found 902,400, which is not an accepted answer." in markdown
     error_line = next(line for line in markdown.splitlines() if line.startswith("- Error:"))
     assert error_line == "- Error: `cell 4 (error): ValueError: <script>alert('x')</script> & 'tick'`"
-    assert "five remedies" in markdown and "1 idea recognised" in markdown and "a smaller mini-batch" not in markdown
+    assert "- **five remedies for running out of GPU memory** (-4): 1 of 5 points, " in markdown
     page = (tmp_path / "feedback" / "bob.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
     assert "<script" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp;" in page

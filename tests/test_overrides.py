@@ -14,22 +14,19 @@ import typer
 from conftest import CONCEPTUAL, DATA, class_folder
 from typer.testing import CliRunner
 
+from grader import store
 from grader.commands import override as override_command
 from grader.commands import report as report_command
 from grader.formats.gradescope import gradescope_results
 from grader.grade import GradeOptions, grade_notebook
 from grader.overrides import (
     OverrideError,
+    append_override,
     apply_overrides,
     as_graded,
-    graded_results,
     load_overrides,
-    manual_grade,
     merge_overrides,
-    read_results,
-    save_results,
 )
-from grader.report import write_results
 from grader.scoring import SubmissionResult
 from grader.spec import Spec
 
@@ -119,13 +116,13 @@ def test_applying_marks_the_exercise_manual_and_rescores(results, spec: Spec, tm
     assert (alice.score, bob.score) == (38, 38)
     exercise = bob.exercises[1]
     assert (exercise.score, exercise.status) == (11, "partial")
-    assert manual_grade(exercise).original_score == 10 and manual_grade(exercise).original_status == "partial"
-    assert manual_grade(bob.exercises[0]) is None
+    assert exercise.manual.original_score == 10 and exercise.manual.original_status == "partial"
+    assert bob.exercises[0].manual is None
     assert [as_graded(result) for result in merged] == results
     again = apply_overrides(merged, load_overrides(_write(tmp_path, "o2.csv", "submission,exercise,points\n"
                                                           "bob,2,12\n"), spec))
     assert [result.score for result in again] == [39, 39]
-    assert manual_grade(again[1].exercises[1]).original_score == 10 and again[1].exercises[1].status == "passed"
+    assert again[1].exercises[1].manual.original_score == 10 and again[1].exercises[1].status == "passed"
     document = gradescope_results(bob)
     assert sum(test["score"] for test in document["tests"]) == document["score"] == 38
     assert any(test["name"] == "2. manual adjustment" and test["score"] == 1 for test in document["tests"])
@@ -162,9 +159,9 @@ def test_results_json_round_trip(results, spec: Spec, tmp_path: Path) -> None:
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [(row["exercise_2"], row["exercise_3"], row["total"]) for row in rows] == [("12", "4", "38"),
                                                                                       ("11", "5", "38")]
-    assert read_results(out) == ("ch14", merged)
-    assert graded_results(out) == results
-    save_results([as_graded(result) for result in merged], spec, out)
+    assert store.load(out) == store.Stored("ch14", merged)
+    assert [as_graded(result) for result in store.load_for(out, spec)] == results
+    store.save([as_graded(result) for result in merged], spec, out)
     assert "manual" not in (out / "results.json").read_text()
 
 
@@ -213,7 +210,7 @@ def test_overrides_survive_a_regrade(tmp_path: Path) -> None:
 
 def test_override_command_reports_bad_lines(results, spec: Spec, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    write_results(results, spec, out)
+    store.save(results, spec, out)
     bad = _write(tmp_path, "bad.csv", "submission,exercise,points\nbob,2,13\ncarol,1,1\n")
     app = _app()
     done = CliRunner().invoke(app, ["override", str(out), str(bad)])
@@ -221,3 +218,15 @@ def test_override_command_reports_bad_lines(results, spec: Spec, tmp_path: Path)
     assert f"{bad}:2: points 13 out of range for exercise 2: 0 to 12" in done.output
     missing = CliRunner().invoke(app, ["override", str(tmp_path / "nowhere"), str(bad)])
     assert missing.exit_code == 2 and "cannot read" in missing.output
+
+
+@pytest.mark.parametrize("name", ["overrides.csv", "overrides.yaml"])
+def test_appended_overrides_read_back(results, spec: Spec, tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    append_override(path, results[1].path, 2, 11, 'RAM convention, "explained" later, in a note')
+    append_override(path, results[0].path, 3, 5, "")
+    loaded = load_overrides(path, spec)
+    assert [(item.submission, item.exercise, item.points, item.comment) for item in loaded] == [
+        (results[1].path, 2, 11, 'RAM convention, "explained" later, in a note'), (results[0].path, 3, 5, "")]
+    merged = apply_overrides(results, loaded)
+    assert [result.score for result in merged] == [39, 38]

@@ -18,11 +18,13 @@ from typer.testing import CliRunner, Result
 
 from grader.checks import CheckResult
 from grader.commands import check as check_command
+from grader.formats.student import SKIPPED_NOTE, submission_feedback
 from grader.scoring import score_exercise, score_submission
 from grader.spec import ModelAccuracyCheck, RubricCheck, Spec
-from grader.student_check import SKIPPED_NOTE, all_passed, check_notebook, explain
+from grader.student_check import all_passed, check_notebook
 
 GRADER = [sys.executable, "-m", "grader"]
+CONCEPTUAL_LIST = list(CONCEPTUAL)
 CONCEPTUAL_ARGS = [arg for number in CONCEPTUAL for arg in ("-e", str(number))]
 
 
@@ -65,18 +67,23 @@ def _concept_labels(spec: Spec) -> list[str]:
 def test_feedback_names_the_check_what_was_found_and_hints(spec: Spec, mistaken: Path) -> None:
     result = check_notebook(mistaken, spec, exercises=CONCEPTUAL, execute=False)
     assert not all_passed(result)
-    feedback = {item.number: item for item in explain(result, spec)}
-    assert [number for number, item in feedback.items() if item.remarks] == [1, 2, 3]
-    (total,) = feedback[2].remarks
-    assert total.points_lost == 2 and re.fullmatch(r"total parameters: found 902,?400", total.text)
+    feedback = {item.number: item for item in submission_feedback(result).exercises}
+    assert [number for number, item in feedback.items() if item.lost] == [1, 2, 3]
+    (total,) = feedback[2].lost
+    assert total.lost == 2 and re.fullmatch(r"total parameters \(-2\): found 902,?400, which is not an accepted "
+                                            r"answer\.", total.text)
     assert total.hints == ("Add up the three layers' weights and biases.",)
-    (remedies,) = feedback[3].remarks
-    assert remedies.text == "five remedies for running out of GPU memory: 2/5, 2 ideas recognised"
+    (remedies,) = feedback[3].lost
+    assert remedies.text.startswith("five remedies for running out of GPU memory (-3): 2 of 5 points, ")
     gpu = next(check for check in spec.exercise(3).checks if isinstance(check, RubricCheck))
     found = {"smaller-batch", "lower-precision"}
-    assert remedies.hints == tuple(concept.hint for concept in gpu.concepts if concept.id not in found)
-    (unanswered,) = feedback[1].remarks
-    assert unanswered.points_lost == 4 and unanswered.text.endswith(": no answer found")
+    (hints,) = remedies.hints
+    for concept in gpu.concepts:
+        assert (concept.hint in hints) == (concept.id not in found), concept.id
+        if concept.id not in found:
+            assert concept.label not in remedies.line(), concept.label
+    (unanswered,) = feedback[1].lost
+    assert unanswered.lost == 4 and unanswered.text.endswith(": no answer found.")
 
 
 def test_model_feedback_gives_the_measurement_or_the_problem(spec: Spec) -> None:
@@ -86,12 +93,11 @@ def test_model_feedback_gives_the_measurement_or_the_problem(spec: Spec) -> None
     common = (check.id, check.label, check.kind, check.points, 0.0, False, "test accuracy ≥ 0.9900")
     measured = CheckResult(*common, "0.9850", f"{check.label}: measured 0.9850 on x, needs 0.9900", check.hint)
     missing = CheckResult(*common, "", f"{check.label}: no model found: save it as {check.model_file}", check.hint)
-    for result, text in [(measured, f"{check.label}: measured 0.9850, needs at least 0.9900"),
-                         (missing, f"{check.label}: no model found: save it as {check.model_file}")]:
+    for result, text in [(measured, f"{check.label} (-10): measured 0.9850 on x, needs 0.9900."),
+                         (missing, f"{check.label} (-10): no model found: save it as {check.model_file}.")]:
         graded = score_exercise(9, exercise.id, exercise.title, exercise.points, [result], [])
-        (feedback,) = explain(score_submission("n.ipynb", [graded], "none", 0.0), spec)
-        assert [(remark.points_lost, remark.text, remark.hints) for remark in feedback.remarks] == [
-            (10, text, (check.hint,))]
+        (feedback,) = submission_feedback(score_submission("n.ipynb", [graded], "none", 0.0)).exercises
+        assert [(check.lost, check.text, check.hints) for check in feedback.lost] == [(10, text, (check.hint,))]
 
 
 def test_terminal_feedback_never_shows_the_answer(spec: Spec, mistaken: Path) -> None:
@@ -99,7 +105,7 @@ def test_terminal_feedback_never_shows_the_answer(spec: Spec, mistaken: Path) ->
     assert done.exit_code == 1, done.output
     assert "-2 total parameters: found 902" in done.output
     assert "hint: Add up the three layers' weights and biases." in done.output
-    assert "hint: Could more than one device share the work?" in done.output
+    assert "Could more than one device share the work?" in done.output
     assert "score 30/39: 5 of 8 exercises passed" in done.output
     for pattern in reference_patterns(spec):
         assert not pattern.search(done.output), pattern.pattern
@@ -124,12 +130,22 @@ def test_skip_training_runs_the_notebook_but_not_the_model_exercise(correct: Pat
     assert "score 39/49: 8 of 9 exercises passed" in done.output
 
 
-def test_out_writes_results_json(correct: Path, tmp_path: Path) -> None:
-    done = _check(str(correct), "--no-execute", "-e", "2", "--out", str(tmp_path / "grades"))
-    assert done.exit_code == 0, done.output
-    results = json.loads((tmp_path / "grades" / "results.json").read_text())
-    (submission,) = results["submissions"]
-    assert submission["score"] == 12 and [exercise["number"] for exercise in submission["exercises"]] == [2]
+def test_out_writes_results_json_without_the_key(spec: Spec, mistaken: Path, tmp_path: Path) -> None:
+    done = _check(str(mistaken), "--no-execute", *CONCEPTUAL_ARGS, "--out", str(tmp_path / "grades"))
+    assert done.exit_code == 1, done.output
+    text = (tmp_path / "grades" / "results.json").read_text()
+    (submission,) = json.loads(text)["submissions"]
+    assert submission["score"] == 30 and [exercise["number"] for exercise in submission["exercises"]] == CONCEPTUAL_LIST
+    total = next(check for check in submission["exercises"][1]["checks"] if check["id"] == "total-params")
+    assert total["score"] == 0 and total["feedback"].startswith("total parameters (-2): found 902")
+    assert total["hints"] == ["Add up the three layers' weights and biases."]
+    for pattern in reference_patterns(spec):
+        assert not pattern.search(text), pattern.pattern
+    missing = {concept.label for concept in spec.exercise(3).checks[0].concepts
+               if concept.id not in {"smaller-batch", "lower-precision"}}
+    assert not [label for label in missing if label in text]
+    assert '"expected"' not in text and '"message"' not in text and "not found:" not in text
+    assert (tmp_path / "grades" / "grades.csv").read_text().splitlines()[1].split(",")[-3:] == ["30", "39", "0"]
 
 
 def test_usage_and_spec_errors_exit_with_2(correct: Path, tmp_path: Path) -> None:

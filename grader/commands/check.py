@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from grader import store
 from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_exit
-from grader.report import write_results
+from grader.formats.student import student_record
 from grader.student_check import all_passed, check_notebook, print_feedback
 
 
@@ -29,7 +30,8 @@ def check(
     execute: Annotated[bool, typer.Option(
         "--execute/--no-execute", help="Run the notebook in a fresh kernel, or check its stored outputs.")] = True,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Also write OUT/results.json and OUT/grades.csv (nothing is written without it).")] = None,
+        "--out", help="Also write OUT/results.json (scores and this feedback, no answers) and OUT/grades.csv "
+        "(nothing is written without it).")] = None,
 ) -> None:
     """Run the grader's checks on NOTEBOOK and explain every lost point, without giving the answers.
 
@@ -47,7 +49,7 @@ def check(
                                 progress=lambda message: console.print(escape(message), highlight=False))
     print_feedback(result, loaded, console)
     if out is not None:
-        write_results([result], loaded, out)
+        store.save([result], loaded, out, view=student_record)
         console.print(f"results: {escape(str(out / 'results.json'))}", highlight=False)
     raise typer.Exit(0 if all_passed(result) else 1)
 

@@ -13,10 +13,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from grader import store
 from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_exit
 from grader.formats import Format, write_formats
-from grader.overrides import Override, OverrideError, load_overrides, manual_grade, merge_overrides, read_results
-from grader.report import GRADES_FILE, RESULTS_FILE
+from grader.overrides import Override, OverrideError, load_overrides, merge_overrides
 from grader.scoring import SubmissionResult
 from grader.spec import Spec
 
@@ -47,7 +47,7 @@ def merge_or_exit(results: Sequence[SubmissionResult], spec: Spec, out: Path, pa
         merged = merge_overrides(results, spec, out, path)
     except OverrideError as error:
         raise _usage_error([*error.problems, f"no manual grade applied from {path}"]) from None
-    count = sum(manual_grade(exercise) is not None for result in merged for exercise in result.exercises)
+    count = sum(exercise.manual is not None for result in merged for exercise in result.exercises)
     console.print(f"{count} manual grade{'s' if count != 1 else ''} from {escape(str(path))}", highlight=False)
     return merged
 
@@ -55,13 +55,13 @@ def merge_or_exit(results: Sequence[SubmissionResult], spec: Spec, out: Path, pa
 def results_or_exit(out: Path, spec: Spec | None = None) -> tuple[str, list[SubmissionResult]]:
     """OUT/results.json read back; with ``spec``, it must have been graded against that spec."""
     try:
-        spec_id, results = read_results(out)
-    except ValueError as error:
+        stored = store.load(out)
+    except store.StoreError as error:
         raise _usage_error([str(error)]) from None
-    if spec is not None and spec.id != spec_id:
-        raise _usage_error([f"{out / RESULTS_FILE} was graded against spec {spec_id!r}, not {spec.id!r}: "
-                            "pass its --spec"])
-    return spec_id, results
+    if spec is not None and spec.id != stored.spec_id:
+        raise _usage_error([f"{out / store.RESULTS_FILE} was graded against spec {stored.spec_id!r}, not "
+                            f"{spec.id!r}: pass its --spec"])
+    return stored.spec_id, stored.results
 
 
 def override(
@@ -80,7 +80,7 @@ def override(
     _, results = results_or_exit(out_dir, loaded)
     merged = merge_or_exit(results, loaded, out_dir, file)
     written = write_formats(merged, loaded, out_dir, {item.value for item in formats or ()})
-    console.print(f"rewrote {escape(str(out_dir / RESULTS_FILE))}, {escape(str(out_dir / GRADES_FILE))}"
+    console.print(f"rewrote {escape(str(out_dir / store.RESULTS_FILE))}, {escape(str(out_dir / store.GRADES_FILE))}"
                   + (f" and {len(written)} files of --format" if written else ""), highlight=False)
 
 

@@ -1,7 +1,7 @@
 """Feedback for students: OUT/feedback/<stem>.md and a self-contained OUT/feedback/<stem>.html.
 
-Per exercise: the score, the errors its cells raised, and every lost point with what was expected in
-words (the check's label and hint) and what was found, never the reference value.
+Per exercise: the score, the errors its cells raised, the ideas and values recognised, and every lost
+point with the check's label, what was found and hints, never the reference value (see ``student``).
 """
 
 from __future__ import annotations
@@ -9,12 +9,16 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 
-from grader.formats.student import LostPoints, clean, exercise_errors, lost_points, output_stems
-from grader.overrides import manual_grade
-from grader.scoring import ExerciseResult, SubmissionResult
+from grader.formats.student import (
+    CheckFeedback,
+    ExerciseFeedback,
+    SubmissionFeedback,
+    output_stems,
+    submission_feedback,
+)
+from grader.scoring import SubmissionResult
 from grader.spec import Spec
 
 FOLDER = "feedback"
@@ -32,49 +36,13 @@ code{background:#f6f8fa;padding:0 .2rem}
 """
 
 
-@dataclass(frozen=True)
-class ExerciseFeedback:
-    heading: str
-    score: str
-    status: str
-    errors: tuple[str, ...]
-    lost: tuple[LostPoints, ...]
-    manual: str
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """One submission's feedback, as plain text pieces for the renderers to escape."""
-
-    notebook: str
-    course: str
-    total: str
-    problem: str
-    notes: tuple[str, ...]
-    exercises: tuple[ExerciseFeedback, ...]
-
-
-def _exercise(exercise: ExerciseResult) -> ExerciseFeedback:
-    manual = manual_grade(exercise)
-    note = ""
-    if manual is not None:
-        note = f"Score set by your instructor (the automatic grade was {manual.original_score:g})."
-        note += f" {clean(manual.comment)}" if manual.comment else ""
-    lost = () if exercise.status == "skipped" else tuple(
-        found for found in map(lost_points, exercise.checks) if found is not None)
-    return ExerciseFeedback(f"{exercise.number}. {clean(exercise.title)}",
-                            f"{exercise.score:g}/{exercise.max_score:g}", exercise.status,
-                            tuple(exercise_errors(exercise)), lost, note)
-
-
-def feedback(result: SubmissionResult, spec: Spec) -> Feedback:
-    problem = f"Your notebook could not be graded: {clean(result.error)}" if result.status != "graded" else ""
-    return Feedback(PurePath(result.path).name, spec.title, f"{result.score:g}/{result.max_score:g}", problem,
-                    tuple(clean(note) for note in result.notes), tuple(map(_exercise, result.exercises)))
-
-
 def _md(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _earned(item: ExerciseFeedback) -> list[CheckFeedback]:
+    """Checks with full marks that recognised something: what earned points, named."""
+    return [check for check in item.checks if check.recognised and check.lost <= 0]
 
 
 def _md_code(text: str) -> str:
@@ -82,21 +50,22 @@ def _md_code(text: str) -> str:
     return "`" + " ".join(text.replace("`", "'").split()) + "`"
 
 
-def markdown(page: Feedback) -> str:
+def markdown(page: SubmissionFeedback, course: str) -> str:
     """The feedback as Markdown, every piece of text escaped."""
-    lines = [f"# Feedback on {_md(page.notebook)}", "", _md(page.course), "", f"**Total: {page.total}**", ""]
+    lines = [f"# Feedback on {_md(page.notebook)}", "", _md(course), "", f"**Total: {page.total}**", ""]
     lines += [f"> {_md(page.problem)}", ""] if page.problem else []
     lines += [f"- Note: {_md(note)}" for note in page.notes] + ([""] if page.notes else [])
     if page.exercises:
         lines += ["| Exercise | Score | |", "|---|---|---|"]
-        lines += [f"| {_md(item.heading)} | {item.score} | {_STATUS[item.status]} |" for item in page.exercises]
+        lines += [f"| {_md(item.heading)} | {_score(item)} | {_STATUS[item.status]} |" for item in page.exercises]
     for item in page.exercises:
-        lines += ["", f"## {_md(item.heading)}: {item.score}", ""]
+        lines += ["", f"## {_md(item.heading)}: {_score(item)}", ""]
         lines += [f"*{_md(item.manual)}*", ""] if item.manual else []
         lines += [f"- Error: {_md_code(error)}" for error in item.errors]
-        for lost in item.lost:
-            hint = f" Hint: {_md(lost.hint)}" if lost.hint else ""
-            lines.append(f"- **{_md(lost.label)}** (-{lost.points:g}): {_md(lost.found)}.{hint}")
+        lines += [f"- {_md(check.text)}" for check in _earned(item)]
+        for check in item.lost:
+            hints = "".join(f" Hint: {_md(hint)}" for hint in check.hints)
+            lines.append(f"- **{_md(check.label)}** (-{check.lost:g}): {_md(check.summary)}.{hints}")
         if not (item.errors or item.lost):
             lines.append(f"{_STATUS[item.status].capitalize()}.")
     return "\n".join(lines) + "\n"
@@ -106,24 +75,30 @@ def _h(text: str) -> str:
     return html.escape(" ".join(text.split()), quote=True)
 
 
-def html_page(page: Feedback) -> str:
+def _score(item: ExerciseFeedback) -> str:
+    return f"{item.score:g}/{item.max_score:g}"
+
+
+def html_page(page: SubmissionFeedback, course: str) -> str:
     """The feedback as one HTML page with its style inline and no external assets."""
-    body = [f"<h1>Feedback on {_h(page.notebook)}</h1>", f"<p>{_h(page.course)}</p>",
+    body = [f"<h1>Feedback on {_h(page.notebook)}</h1>", f"<p>{_h(course)}</p>",
             f'<p class="total">Total: {_h(page.total)}</p>']
     body += [f'<p class="error">{_h(page.problem)}</p>'] if page.problem else []
     body += [f"<p>Note: {_h(note)}</p>" for note in page.notes]
     if page.exercises:
-        rows = "".join(f'<tr><td>{_h(item.heading)}</td><td>{_h(item.score)}</td>'
+        rows = "".join(f'<tr><td>{_h(item.heading)}</td><td>{_h(_score(item))}</td>'
                        f'<td class="{_h(item.status)}">{_h(_STATUS[item.status])}</td></tr>'
                        for item in page.exercises)
         body.append(f"<table><tr><th>Exercise</th><th>Score</th><th></th></tr>{rows}</table>")
     for item in page.exercises:
-        body.append(f"<h2>{_h(item.heading)}: {_h(item.score)}</h2>")
+        body.append(f"<h2>{_h(item.heading)}: {_h(_score(item))}</h2>")
         body += [f'<p class="manual">{_h(item.manual)}</p>'] if item.manual else []
         entries = [f'<li class="error">Error: <code>{_h(error)}</code></li>' for error in item.errors]
-        for lost in item.lost:
-            hint = f' <span class="hint">Hint: {_h(lost.hint)}</span>' if lost.hint else ""
-            entries.append(f"<li><strong>{_h(lost.label)}</strong> (-{lost.points:g}): {_h(lost.found)}.{hint}</li>")
+        entries += [f'<li class="passed">{_h(check.text)}</li>' for check in _earned(item)]
+        for check in item.lost:
+            hints = "".join(f' <span class="hint">Hint: {_h(hint)}</span>' for hint in check.hints)
+            entries.append(f"<li><strong>{_h(check.label)}</strong> (-{check.lost:g}): "
+                           f"{_h(check.summary)}.{hints}</li>")
         body.append(f"<ul>{''.join(entries)}</ul>" if entries
                     else f'<p class="{_h(item.status)}">{_h(_STATUS[item.status].capitalize())}.</p>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -138,8 +113,8 @@ def write_feedback(results: Sequence[SubmissionResult], spec: Spec, out: Path) -
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for stem, result in zip(output_stems(results), results, strict=True):
-        page = feedback(result, spec)
-        for suffix, text in ((".md", markdown(page)), (".html", html_page(page))):
+        page = submission_feedback(result)
+        for suffix, text in ((".md", markdown(page, spec.title)), (".html", html_page(page, spec.title))):
             path = folder / f"{stem}{suffix}"
             path.write_text(text, encoding="utf-8")
             paths.append(path)

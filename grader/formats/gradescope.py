@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grader.formats.student import check_text, clean, exercise_errors, output_stems
-from grader.overrides import manual_grade
+from grader.formats.student import ExerciseFeedback, clean, exercise_feedback, output_stems
 from grader.scoring import ExerciseResult, SubmissionResult
 from grader.spec import Spec
 
@@ -28,20 +27,19 @@ def _test(name: str, number: str, score: float, max_score: float, output: str) -
 
 
 def _exercise_tests(exercise: ExerciseResult) -> list[dict[str, Any]]:
-    errors = exercise_errors(exercise)
+    item: ExerciseFeedback = exercise_feedback(exercise)
     tests = []
-    for index, check in enumerate(exercise.checks, start=1):
-        output = check_text(check)
-        if errors and check.score < check.points:
-            output += "\nThis exercise's cells did not run cleanly: " + "; ".join(errors)
-        tests.append(_test(f"{exercise.number}. {clean(check.label)}", f"{exercise.number}.{index}", check.score,
-                           check.points, output))
-    manual = manual_grade(exercise)
-    if manual is not None:
+    for index, check in enumerate(item.checks, start=1):
+        output = check.line()
+        if item.errors and check.lost > 0:
+            output += "\nThis exercise's cells did not run cleanly: " + "; ".join(item.errors)
+        tests.append(_test(f"{item.number}. {check.label}", f"{item.number}.{index}", check.score, check.points,
+                           output))
+    manual = exercise.manual
+    if manual is not None and (manual.points != manual.original_score or manual.comment):
         adjustment = round(manual.points - manual.original_score, 4)
-        note = f"Score set by your instructor to {manual.points:g}/{exercise.max_score:g}"
-        tests.append(_test(f"{exercise.number}. manual adjustment", f"{exercise.number}.{len(tests) + 1}",
-                           adjustment, 0, f"{note}. {clean(manual.comment)}".strip()))
+        tests.append(_test(f"{item.number}. manual adjustment", f"{item.number}.{len(tests) + 1}", adjustment, 0,
+                           item.manual))
     return tests
 
 

@@ -12,8 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.formats.student import check_text, clean, exercise_errors, output_stems
-from grader.overrides import manual_grade
+from grader.formats.student import clean, exercise_feedback, output_stems
 from grader.scoring import ExerciseResult, SubmissionResult
 from grader.spec import Spec
 
@@ -26,16 +25,16 @@ def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
 
 
 def _exercise_cases(suite: ET.Element, exercise: ExerciseResult) -> None:
-    errors = exercise_errors(exercise)
-    for check in exercise.checks:
+    item = exercise_feedback(exercise)
+    for check in item.checks:
         case = _case(suite, exercise.id, check.id)
-        if exercise.status == "skipped":
-            ET.SubElement(case, "skipped", message=f"exercise {exercise.number} was not graded in this run")
-        elif check.score < check.points:
-            text = check_text(check)
-            if errors:
-                ET.SubElement(case, "error", message=errors[0], type="exercise-error").text = \
-                    "\n".join([*errors, text])
+        if item.status == "skipped":
+            ET.SubElement(case, "skipped", message=f"exercise {item.number} was not graded in this run")
+        elif check.lost > 0:
+            text = check.line()
+            if item.errors:
+                ET.SubElement(case, "error", message=item.errors[0], type="exercise-error").text = \
+                    "\n".join([*item.errors, text])
             else:
                 ET.SubElement(case, "failure", message=text, type="lost-points").text = text
 
@@ -45,10 +44,9 @@ def _properties(suite: ET.Element, result: SubmissionResult) -> None:
     ET.SubElement(properties, "property", name="path", value=clean(result.path))
     ET.SubElement(properties, "property", name="score", value=f"{result.score:g}/{result.max_score:g}")
     for exercise in result.exercises:
-        manual = manual_grade(exercise)
-        if manual is not None:
-            value = f"{manual.points:g}/{exercise.max_score:g} (graded {manual.original_score:g}): {manual.comment}"
-            ET.SubElement(properties, "property", name=f"manual exercise {exercise.number}", value=clean(value))
+        note = exercise_feedback(exercise).manual
+        if note:
+            ET.SubElement(properties, "property", name=f"manual exercise {exercise.number}", value=note)
 
 
 def _suite(stem: str, result: SubmissionResult) -> ET.Element:
