@@ -13,6 +13,7 @@ import typer
 from grader.batch import grade_batch
 from grader.commands import assign, check, override, report
 from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_exit
+from grader.commands.isolation import IsolationOption, use_isolation
 from grader.commands.override import OverridesOption, merge_or_exit, overrides_or_exit
 from grader.datasets import DatasetError, fetch_mnist
 from grader.device import gpu_count
@@ -20,7 +21,6 @@ from grader.formats import Format, write_formats
 from grader.grade import GradeOptions
 from grader.progress import BatchProgress, default_workers
 from grader.report import print_summary
-from grader.sandbox import ISOLATION_WARNING, isolation_available
 from grader.scoring import failed_submission
 from grader.spec import Spec, bundled_spec_path
 from grader.submissions import discover, hideable
@@ -79,6 +79,7 @@ def grade(
         "--format", help="Also write: gradescope (OUT/gradescope/), junit (OUT/junit.xml), feedback (OUT/feedback/); "
         "repeatable.")] = None,
     overrides: OverridesOption = None,
+    isolation: IsolationOption = None,
 ) -> None:
     """Grade SUBMISSIONS and write OUT/results.json and OUT/grades.csv."""
     loaded = load_spec_or_exit(spec)
@@ -96,8 +97,7 @@ def grade(
     given_limits = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "memory_mb": memory_mb,
                  "max_processes": max_processes, "max_file_mb": max_file_mb, "max_output_mb": max_output_mb}
     limits = replace(loaded.limits, **{name: value for name, value in given_limits.items() if value is not None})
-    if execute and isolation_available() != "bubblewrap":
-        errors.print(f"[bold yellow]warning[/bold yellow] {ISOLATION_WARNING}", highlight=False)
+    use_isolation(isolation, executing=execute)
     out.mkdir(parents=True, exist_ok=True)  # it must exist to be hidden from the first notebooks
     options = GradeOptions(execute=execute, device=device.value, limits=limits,
                            hidden=_hidden(loaded, out.resolve(), found.roots), exercises=tuple(exercise or ()),

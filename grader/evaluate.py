@@ -1,8 +1,7 @@
 """Measure a handed-off model's accuracy in a fresh, sandboxed process the student's code never touched.
 
-Run as ``python -I -m grader.evaluate MODEL.keras`` it prints one JSON line. The parent side,
-``evaluate_model``, refuses links and oversized files, copies the model out of the student's
-workspace and runs that process with only the copy and the dataset cache visible.
+``evaluate_model`` refuses links and oversized files, copies the model out of the student's workspace and
+runs ``grader.measure`` on the copy in a sandbox where only the copy and the dataset cache are visible.
 """
 
 from __future__ import annotations
@@ -16,10 +15,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import Limits, SandboxPolicy, run_sandboxed
+from grader.sandbox import Limits, SandboxPolicy, run_sandboxed, runtime_command
 
 EVALUATION_TIMEOUT_S = 600.0
-SCALINGS = {"0-1": 1 / 255.0, "0-255": 1.0}
 
 
 @dataclass(frozen=True)
@@ -27,43 +25,6 @@ class Evaluation:
     accuracy: float | None
     error: str = ""
     scaling: str = ""
-
-
-def _fit_inputs(images, input_shape: tuple) -> object:
-    """Reshape (N, 28, 28) images to what the model takes: (28, 28), (28, 28, 1) or (784,)."""
-    wanted = tuple(input_shape[1:])
-    if wanted in {(28, 28), (28, 28, 1), (784,)}:
-        return images.reshape((len(images), *wanted))
-    raise ValueError(f"the model takes inputs of shape {wanted}, not MNIST's 28 × 28 (× 1) images")
-
-
-def _measure(model_path: str) -> dict[str, object]:
-    import keras
-    import numpy as np
-
-    from grader.datasets import load_mnist_arrays
-
-    try:
-        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-    except Exception as error:  # Keras raises many types for unloadable or unsafe files
-        text = str(error)
-        if "safe_mode" in text or "Lambda" in text:
-            return {"error": "refused: the model contains a Lambda layer (arbitrary code), which is not loaded"}
-        return {"error": f"the model could not be loaded: {type(error).__name__}: {text.splitlines()[0][:300]}"}
-    output_shape = tuple(model.output_shape) if not isinstance(model.output_shape, list) else ()
-    if output_shape[1:] != (10,):
-        return {"error": f"the model outputs shape {output_shape[1:]}, not 10 class scores"}
-    images, labels = load_mnist_arrays("test")
-    try:
-        inputs = _fit_inputs(images.astype("float32"), tuple(model.input_shape))
-    except ValueError as error:
-        return {"error": str(error)}
-    results = {}
-    for name, factor in SCALINGS.items():
-        scores = model.predict(inputs * factor, batch_size=1000, verbose=0)
-        results[name] = float(np.mean(np.argmax(scores, axis=1) == labels))
-    best = max(results, key=results.__getitem__)
-    return {"accuracy": results[best], "scaling": best}
 
 
 def _refusal(path: Path, max_bytes: int) -> str:
@@ -96,7 +57,7 @@ def evaluate_model(model: Path, max_bytes: int, cache: Path, hidden: tuple[Path,
                  "KERAS_HOME": str(scratch / ".keras"), "CUDA_VISIBLE_DEVICES": "",
                  "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])},
         )
-        result = run_sandboxed([sys.executable, "-I", "-m", "grader.evaluate", str(copy)], policy,
+        result = run_sandboxed(runtime_command("grader.measure", str(copy)), policy,
                                timeout=EVALUATION_TIMEOUT_S, stdout_limit=1024**2)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -111,11 +72,3 @@ def evaluate_model(model: Path, max_bytes: int, cache: Path, hidden: tuple[Path,
         return Evaluation(None, report["error"])
     return Evaluation(report["accuracy"], scaling=report["scaling"])
 
-
-def main(argv: list[str] | None = None) -> None:
-    args = argv if argv is not None else sys.argv[1:]
-    print(json.dumps(_measure(args[0])), flush=True)
-
-
-if __name__ == "__main__":
-    main()

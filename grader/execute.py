@@ -24,7 +24,7 @@ from nbformat.validator import ValidationError, validate
 
 from grader.runner import EPILOGUE_OUTPUT_BYTES, MAX_ERROR_CHARS, NOTEBOOK_OUTPUT_FACTOR, RunRequest
 from grader.sandbox import Limits as SandboxLimits
-from grader.sandbox import SandboxPolicy, SandboxResult, run_sandboxed
+from grader.sandbox import SandboxPolicy, SandboxResult, run_sandboxed, runtime_command
 from grader.spec import Limits
 from grader.workspace import Workspace
 
@@ -291,7 +291,7 @@ def execute_notebook(
     skipped = [index + len(setup_sources) for index in skip_cells]
     request, most_written = _write_request(ran, workspace, limits, epilogue, skipped)
     started = time.monotonic()
-    result = run_sandboxed([sys.executable, "-I", "-m", "grader.runner", str(request)], _policy(workspace, options),
+    result = run_sandboxed(runtime_command("grader.runner", str(request)), _policy(workspace, options),
                            timeout=limits.notebook_timeout, stdout_limit=_MB)
     seconds = time.monotonic() - started
     executed, problems = _results(workspace, ran, result, most_written)

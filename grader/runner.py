@@ -1,8 +1,9 @@
 """Execute one notebook in a fresh kernel and save it with each cell's outcome in its metadata.
 
-Run as ``python -m grader.runner REQUEST.json`` (inside the sandbox). The executed notebook is
-saved after every cell (at most every few seconds), so a run killed for its wall-time limit still
-leaves what it did. Each executed code cell gets ``metadata.grader = {"status": "ok"|"error"|
+Run as ``python -m grader.runner REQUEST.json`` (inside the sandbox, from its staged runtime). Client and
+kernel talk over abstract Unix sockets of a random name (the ``ipc`` transport), so the kernel needs no TCP.
+The executed notebook is saved after every cell (at most every few seconds), so a run killed for its
+wall-time limit still leaves what it did. Each executed code cell gets ``metadata.grader = {"status": "ok"|"error"|
 "timeout"|"dead"|"skipped", "error": str}``, plus ``"truncated": true`` when its output was cut.
 
 Each cell keeps at most ``max_output_bytes`` of output and the notebook ``NOTEBOOK_OUTPUT_FACTOR``
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import threading
 import time
@@ -29,8 +31,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async, run_sync
+from traitlets.config import Config
 
-from grader.sandbox import kill_tree, process_tree
+from grader.proctree import kill_tree, process_tree
 
 SAVE_INTERVAL_S = 2.0
 SAVE_SHARE = 0.05
@@ -210,6 +213,7 @@ class Runner:
             on_cell_executed=self._record,
             shutdown_kernel="immediate",
             max_output_bytes=self.request.max_output_bytes,
+            config=Config({"KernelManager": {"transport": "ipc", "ip": f"@cnn-grader-{secrets.token_hex(8)}"}}),
         )
 
     def _record(self, cell: Any, cell_index: int, execute_reply: dict | None) -> None:

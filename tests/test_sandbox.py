@@ -1,57 +1,80 @@
-"""The sandbox contains real child processes: network, files, limits, timeouts and output."""
+"""The sandbox contains real child processes: network, files, limits, timeouts and output, in every tier.
+
+Landlock tests need an interpreter the sandbox's own uid can run; where this one is private to root, they run
+again in a child pytest under such an interpreter (``test_landlock_tier_with_a_reachable_python``).
+"""
 
 from __future__ import annotations
 
 import os
 import resource
 import secrets
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
+from interpreters import reachable_python, remove_venv
 
 from grader.sandbox import (
     ISOLATION_ENV,
+    Isolation,
     Limits,
     SandboxPolicy,
     SandboxResult,
+    build,
     isolation_available,
     run_sandboxed,
-    sandboxed_command,
 )
+from grader.sandbox.tiers import drop_blocked, unavailable_reason
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 
 
-@pytest.fixture(params=["bubblewrap", "rlimits"])
-def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each test using this runs once per isolation mode (bubblewrap skipped where unusable)."""
-    if request.param == "rlimits":
-        monkeypatch.setenv(ISOLATION_ENV, "rlimits")
-    else:
-        _require_bubblewrap(monkeypatch)
-    return request.param
+def _use(tier: Isolation, monkeypatch: pytest.MonkeyPatch) -> Isolation:
+    reason = unavailable_reason(tier)
+    if reason:
+        pytest.skip(reason)
+    monkeypatch.setenv(ISOLATION_ENV, tier.value)
+    return tier
+
+
+@pytest.fixture(params=list(Isolation))
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Isolation:
+    """Each test using this runs once per isolation tier (those that cannot run here are skipped)."""
+    return _use(request.param, monkeypatch)
+
+
+@pytest.fixture(params=[Isolation.BUBBLEWRAP, Isolation.LANDLOCK])
+def contained(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Isolation:
+    """Each test using this runs once per tier that contains files and the network."""
+    return _use(request.param, monkeypatch)
 
 
 @pytest.fixture()
-def bubblewrap(monkeypatch: pytest.MonkeyPatch) -> None:
-    _require_bubblewrap(monkeypatch)
-
-
-def _require_bubblewrap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ISOLATION_ENV, raising=False)
-    if isolation_available() != "bubblewrap":
-        pytest.skip("bubblewrap is missing or cannot create namespaces on this machine")
+def bubblewrap(monkeypatch: pytest.MonkeyPatch) -> Isolation:
+    return _use(Isolation.BUBBLEWRAP, monkeypatch)
 
 
 @pytest.fixture()
-def workdir(tmp_path: Path) -> Path:
-    folder = tmp_path / "work"
+def world() -> Iterator[Path]:
+    """A folder every user can reach (outside /tmp), as an instructor's course folder would be."""
+    folder = Path(tempfile.mkdtemp(prefix="cnn-grader-test-", dir="/var/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture()
+def workdir(world: Path) -> Path:
+    folder = world / "work"
     folder.mkdir()
     return folder
 
@@ -79,14 +102,40 @@ def survivors(marker: str) -> list[psutil.Process]:
 
 def test_probe_and_forced_fallback(monkeypatch: pytest.MonkeyPatch, workdir: Path) -> None:
     monkeypatch.delenv(ISOLATION_ENV, raising=False)
-    assert isolation_available() in ("bubblewrap", "rlimits")
-    monkeypatch.setenv(ISOLATION_ENV, "rlimits")
-    assert isolation_available() == "rlimits"
-    command, preexec = sandboxed_command(["true"], SandboxPolicy(workdir=workdir))
-    assert command[0] == PY and callable(preexec)
+    assert isolation_available() in list(Isolation)
+    monkeypatch.setenv(ISOLATION_ENV, "none")
+    assert isolation_available() is Isolation.RLIMITS
+    command = build(["true"], SandboxPolicy(workdir=workdir))
+    assert command.argv[0] == PY and command.isolation is Isolation.RLIMITS and command.pass_fds == ()
     monkeypatch.setenv(ISOLATION_ENV, "chroot")
     with pytest.raises(ValueError, match=ISOLATION_ENV):
         isolation_available()
+
+
+def test_a_tier_asked_for_that_cannot_run_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for tier in Isolation:
+        monkeypatch.setenv(ISOLATION_ENV, tier.value)
+        if unavailable_reason(tier):
+            with pytest.raises(RuntimeError, match=tier.value):
+                isolation_available()
+        else:
+            assert isolation_available() is tier
+
+
+def test_landlock_tier_with_a_reachable_python(workdir: Path) -> None:
+    """As root with a Python other users cannot read, the Landlock tests run in a child pytest under one they can."""
+    if not unavailable_reason(Isolation.LANDLOCK).startswith("running as root"):
+        pytest.skip("the Landlock tier runs in this process (or Landlock is unavailable here)")
+    python = reachable_python()
+    if python is None:
+        pytest.skip("no system Python of this version to run the Landlock tier with")
+    try:
+        done = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "LANDLOCK and not reachable",
+                               str(Path(__file__))], cwd=REPO, capture_output=True, text=True, timeout=600)
+    finally:
+        remove_venv(python)
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1], done.stdout[-2000:]
 
 
 def test_venv_python_imports_numpy(mode: str, workdir: Path) -> None:
@@ -104,7 +153,7 @@ def test_environment_is_clean(mode: str, workdir: Path, monkeypatch: pytest.Monk
     assert "GRADER_SECRET_TOKEN" not in names and "MPLCONFIGDIR" in names
 
 
-def test_no_network(bubblewrap: None, workdir: Path) -> None:
+def test_no_network(contained: Isolation, workdir: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
         code = (
@@ -121,8 +170,8 @@ def test_no_network(bubblewrap: None, workdir: Path) -> None:
     assert allowed.stdout.startswith("connected"), allowed.stdout + allowed.stderr
 
 
-def test_hidden_paths_cannot_be_read(bubblewrap: None, tmp_path: Path, workdir: Path) -> None:
-    course = tmp_path / "course"
+def test_hidden_paths_cannot_be_read(contained: Isolation, world: Path, workdir: Path) -> None:
+    course = world / "course"
     (course / "answers").mkdir(parents=True)
     (course / "answers" / "key.ipynb").write_text("the answer is 42")
     (course / "reference.ipynb").write_text("reference solution")
@@ -141,13 +190,14 @@ def test_hidden_paths_cannot_be_read(bubblewrap: None, tmp_path: Path, workdir: 
     )
     result = run_sandboxed([PY, "-c", code, str(course)], policy, timeout=30)
     public, listing, key, reference = result.stdout.splitlines()
-    assert (public, listing) == ("visible", "[]"), result.stderr
-    assert key == "FileNotFoundError"
+    assert public == "visible", result.stderr
+    assert listing == ("[]" if contained is Isolation.BUBBLEWRAP else "['key.ipynb']")  # Landlock shows names only
+    assert key in ("FileNotFoundError", "PermissionError")
     assert reference in ("PermissionError", "''")
 
 
-def test_paths_inside_a_hidden_folder_can_be_bound_back(bubblewrap: None, tmp_path: Path) -> None:
-    output = tmp_path / "output"
+def test_paths_inside_a_hidden_folder_can_be_bound_back(contained: Isolation, world: Path) -> None:
+    output = world / "output"
     (output / "data").mkdir(parents=True)
     (output / "data" / "mnist.txt").write_text("digits")
     (output / "report.json").write_text("{}")
@@ -157,15 +207,21 @@ def test_paths_inside_a_hidden_folder_can_be_bound_back(bubblewrap: None, tmp_pa
     code = (
         "import os\n"
         "open('notes.txt', 'w').write('ok')\n"
-        "print(open('../../data/mnist.txt').read(), os.path.exists('../../report.json'))\n"
+        "print(open('../../data/mnist.txt').read())\n"
+        "try:\n"
+        "    print(open('../../report.json').read())\n"
+        "except OSError as exc:\n"
+        "    print(type(exc).__name__)\n"
     )
     result = python(code, policy)
-    assert result.stdout.split() == ["digits", "False"], result.stderr
+    digits, report = result.stdout.split()
+    assert digits == "digits", result.stderr
+    assert report in ("FileNotFoundError", "PermissionError")
     assert (scratch / "notes.txt").read_text() == "ok"
 
 
-def test_writes_stay_in_workdir(bubblewrap: None, tmp_path: Path, workdir: Path) -> None:
-    course = tmp_path / "course"
+def test_writes_stay_in_workdir(contained: Isolation, world: Path, workdir: Path) -> None:
+    course = world / "course"
     course.mkdir()
     name = f"cnn-grader-sandbox-test-{secrets.token_hex(4)}"
     targets = [course / name, REPO / name, Path.home() / name, Path("/tmp") / name, workdir / name]
@@ -186,13 +242,14 @@ def test_writes_stay_in_workdir(bubblewrap: None, tmp_path: Path, workdir: Path)
     finally:
         for path in targets[:-1]:
             path.unlink(missing_ok=True)
+    private_tmp = "wrote" if contained is Isolation.BUBBLEWRAP else "denied"  # Landlock: no /tmp at all
     assert outcomes[:3] == ["denied"] * 3, result.stderr
-    assert outcomes[3:] == ["wrote", "wrote"]
-    assert leaked == [], "the private /tmp leaked into the host's /tmp"
+    assert outcomes[3:] == [private_tmp, "wrote"]
+    assert leaked == [], "a write reached the host's /tmp"
     assert (workdir / name).read_text() == "x"
 
 
-def test_sandboxed_process_has_no_privileges(bubblewrap: None, workdir: Path) -> None:
+def test_sandboxed_process_has_no_privileges(contained: Isolation, workdir: Path) -> None:
     code = (
         "import os\n"
         "caps = [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')]\n"
@@ -218,8 +275,8 @@ def test_memory_limit(mode: str, workdir: Path) -> None:
 
 
 def test_fork_bomb_is_capped(mode: str, workdir: Path, marker: str) -> None:
-    if mode == "rlimits" and os.geteuid() == 0:
-        pytest.skip("the kernel does not apply RLIMIT_NPROC to root, and the fallback cannot drop root")
+    if mode is Isolation.RLIMITS and os.geteuid() == 0 and drop_blocked():
+        pytest.skip("the kernel does not apply RLIMIT_NPROC to root, and here the sandbox cannot drop root")
     code = (
         "import subprocess\n"
         "children = []\n"
