@@ -24,7 +24,7 @@ from grader.model_exercise import (
     section_seconds,
     write_files,
 )
-from grader.notebook import AnswerBlock, NotebookError, answer_blocks, read_notebook, split_sections
+from grader.notebook import AnswerBlock, NotebookError, answer_blocks, question_text, read_notebook, split_sections
 from grader.scoring import ExerciseResult, SubmissionResult, failed_submission, score_exercise, score_submission
 from grader.spec import Exercise, Limits, ModelAccuracyCheck, Spec
 from grader.workspace import create_workspace

@@ -146,3 +146,19 @@ def answer_blocks(notebook: NotebookNode, cell_indices: list[int]) -> list[Answe
             if text.strip():
                 blocks.append(AnswerBlock("output", text, index, source=cell.get("source", "")))
     return blocks
+
+
+def question_text(notebook: NotebookNode, cell_indices: list[int]) -> str:
+    """The question as the notebook states it in these cells: the section's heading line and any cell
+    tagged as the prompt."""
+    lines: list[str] = []
+    for position, index in enumerate(cell_indices):
+        cell = notebook.cells[index]
+        source = cell.get("source", "")
+        if set(cell.get("metadata", {}).get("tags", [])) & PROMPT_TAGS:
+            lines.append(source)
+        elif position == 0 and cell.get("cell_type") == "markdown":
+            first = source.splitlines()[:1]
+            if first and (_heading(first[0]) or _NAMED_LINE.match(first[0])):
+                lines.append(first[0].lstrip("# "))
+    return "\n".join(lines)

@@ -83,9 +83,9 @@ def test_missing_concept_loses_its_points(spec: Spec, seed_style: NotebookNode, 
     edit_markdown(seed_style, "- **Translation invariance**: a pattern is detected wherever it appears, "
                               "regardless of its position.\n", "")
     result = grade_notebook(write_notebook(seed_style), spec, STORED)
-    assert _lost(result) == {"1/advantages": 1}
+    assert _lost(result) == {"1/advantages": 1.5}
     advantages = result.exercises[0].checks[0]
-    assert "translation invariance" in advantages.message and advantages.score == 3
+    assert "detected wherever it appears" in advantages.message and advantages.score == 2.5
 
 
 def test_empty_notebook_scores_zero_with_reasons(spec: Spec, write_notebook) -> None:

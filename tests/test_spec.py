@@ -22,11 +22,11 @@ exercises:
         id: words
         label: some words
         points: 2
+        full_at: 1
         concepts:
           - id: a
             label: an idea
-            points: 2
-            patterns: ['(unclosed']
+            phrasings: {en: [an idea], klingon: [qaStaH]}
   - number: 2
     id: second
     title: Second
@@ -73,7 +73,7 @@ def test_rule_errors_after_schema_passes(tmp_path: Path) -> None:
         load_spec(path)
     messages = [str(problem) for problem in caught.value.problems]
     assert any(":8: exercises[0].points: is 3 but its checks add up to 2" in message for message in messages)
-    assert any(":18: exercises[0].checks[0].concepts[0].patterns[0]: not a valid regular expression" in message
+    assert any(":18: exercises[0].checks[0].concepts[0].phrasings.klingon: unknown language code" in message
                for message in messages)
 
 

@@ -10,13 +10,14 @@ from grader.spec import NumericCheck, RubricCheck, ShapeCheck
 TextCheck = NumericCheck | ShapeCheck | RubricCheck
 
 
-def run_text_check(check: TextCheck, blocks: list[AnswerBlock]) -> CheckResult:
-    """Run a check that reads the student's prose and printed outputs."""
+def run_text_check(check: TextCheck, blocks: list[AnswerBlock], question: str = "") -> CheckResult:
+    """Run a check that reads the student's prose and printed outputs; ``question`` is the question as
+    the notebook and the spec put it, which restating earns nothing."""
     if isinstance(check, NumericCheck):
         return run_numeric(check, blocks)
     if isinstance(check, ShapeCheck):
         return run_shape(check, blocks)
-    return run_rubric(check, blocks)
+    return run_rubric(check, blocks, question)
 
 
 __all__ = ["CheckResult", "TextCheck", "run_text_check"]

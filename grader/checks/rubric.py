@@ -1,32 +1,161 @@
-"""Rubric checks: free text scored by the concepts it mentions."""
+"""Rubric checks: free text scored by the ideas it states, the way a careful reader would.
+
+The answer (without any restated question) is cut into words; each idea is recognised by its short
+phrasings in any covered language. An idea said only inside a negated clause is not credited; a bare
+keyword list is capped below full where the question asks for an explanation; an answer in a language
+the rubric does not cover is sent to review with its language named. Full marks come at the rubric's
+``full_at`` ideas, partial credit from ``partial_at``.
+"""
 
 from __future__ import annotations
 
-import re
+import math
+from dataclasses import dataclass
+from functools import lru_cache
 
 from grader.checks.result import CheckResult
 from grader.extract import normalize
 from grader.notebook import AnswerBlock
 from grader.spec import Concept, RubricCheck
+from grader.text.form import is_keyword_list, without_question
+from grader.text.language import detect_language, language_name
+from grader.text.phrasing import Match, Phrasing, compile_phrasing, cues_for, find_phrasing, negation_before
+from grader.text.words import Words, words_of
 
 
-def _mentions(concept: Concept, text: str) -> bool:
-    return any(re.search(pattern, text, re.IGNORECASE) for pattern in concept.patterns)
+@dataclass(frozen=True)
+class IdeaReading:
+    """What the answer says of one idea: where it is stated, and negations that kept it from counting."""
+
+    concept: Concept
+    stated: tuple[Match, ...]
+    negated: tuple[tuple[Match, str], ...]
+
+    @property
+    def credited(self) -> bool:
+        return bool(self.stated)
 
 
-def run_rubric(check: RubricCheck, blocks: list[AnswerBlock]) -> CheckResult:
+def _is_cjk(text: str) -> bool:
+    return any("\u3400" <= char <= "\u9fff" for char in text)
+
+
+@lru_cache(maxsize=4096)
+def _compiled(text: str, language: str) -> Phrasing:
+    return compile_phrasing(text, language)
+
+
+def _term(text: str) -> Phrasing:
+    """A name or term in no particular language (an architecture, "dens*")."""
+    return _compiled(text, "zh" if _is_cjk(text) else "und")
+
+
+def _anchor_owner(words: Words, concepts: tuple[Concept, ...]) -> dict[int, str]:
+    """Token index -> id of the concept whose ``about`` name is mentioned there."""
+    owners: dict[int, str] = {}
+    for concept in concepts:
+        for name in concept.about:
+            for match in find_phrasing(_term(name), words):
+                owners[match.first] = concept.id
+    return owners
+
+
+def _belongs_to(match: Match, concept: Concept, words: Words, owners: dict[int, str]) -> bool:
+    """Whether an idea with ``about`` names is said of its own subject: the last name mentioned before it
+    is its own, or its own name stands in the same sentence with no other name in between."""
+    if not concept.about:
+        return True
+    before = [index for index in owners if index <= match.first]
+    if before and owners[max(before)] == concept.id:
+        return True
+    sentence = words.tokens[match.first].sentence
+    for index, owner in owners.items():
+        if owner != concept.id or words.tokens[index].sentence != sentence:
+            continue
+        low, high = sorted((index, match.first))
+        if not any(low < other < high and owners[other] != concept.id for other in owners):
+            return True
+    return False
+
+
+def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[IdeaReading]:
+    """How the answer states each of the rubric's ideas."""
+    cues = cues_for(language)
+    contrast = [_term(term) for term in check.contrast]
+    owners = _anchor_owner(words, check.concepts)
+    readings = []
+    for concept in check.concepts:
+        stated: list[Match] = []
+        negated: list[tuple[Match, str]] = []
+        for phrasing_language, texts in concept.phrasings.items():
+            for text in texts:
+                for match in find_phrasing(_compiled(text, phrasing_language), words):
+                    if not _belongs_to(match, concept, words, owners):
+                        continue
+                    cue = negation_before(match, words, cues, contrast)
+                    (negated.append((match, cue)) if cue else stated.append(match))
+        readings.append(IdeaReading(concept, tuple(stated), tuple(negated)))
+    return readings
+
+
+def _partial_score(check: RubricCheck, ideas: int) -> float:
+    """Points for ``ideas`` ideas when they fall short of full marks: in proportion, to the half point
+    below, never full and never nothing."""
+    share = min(ideas, check.full_at - 1) / check.full_at
+    return min(check.points - 0.5, max(0.5, math.floor(2 * check.points * share) / 2))
+
+
+def _score(check: RubricCheck, credited: list[Concept]) -> float:
+    ids = {concept.id for concept in credited}
+    if len(credited) >= check.full_at and set(check.required) <= ids:
+        return check.points
+    if len(credited) < check.partial_at:
+        return 0.0
+    return _partial_score(check, len(credited))
+
+
+def _quoted(match: Match, words: Words) -> str:
+    tokens = words.tokens
+    start = max(0, match.first - 3)
+    return words.text[tokens[start].start : tokens[match.last].end]
+
+
+def run_rubric(check: RubricCheck, blocks: list[AnswerBlock], question: str = "") -> CheckResult:
     expected = "; ".join(concept.label for concept in check.concepts)
-    text = " ".join(normalize(block.text) for block in blocks)
-    text = re.sub(r"\s+", " ", text)
-    if not text.strip():
+    prose = "\n\n".join(normalize(block.text) for block in blocks if block.kind == "markdown")
+    outputs = "\n\n".join(normalize(block.text) for block in blocks if block.kind != "markdown")
+    text = without_question("\n\n".join(part for part in (prose, outputs) if part.strip()), question)
+    words = words_of(text)
+    if not words.tokens:
         return CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, "")
-    found = [concept for concept in check.concepts if _mentions(concept, text)]
-    missing = [concept for concept in check.concepts if concept not in found]
-    score = min(check.points, sum(concept.points for concept in found))
-    found_labels = "; ".join(concept.label for concept in found) or "none of the expected ideas"
-    message = f"{check.label}: {score:g}/{check.points:g}"
-    if score < check.points:
-        message += " — not found: " + "; ".join(concept.label for concept in missing)
-    hint = " ".join(concept.hint for concept in missing if concept.hint) if score < check.points else ""
-    return CheckResult(check.id, check.label, check.kind, check.points, score, score >= check.pass_points,
-                       expected, found_labels, message, hint)
+    language = detect_language(prose or text)
+    readings = read_ideas(check, words, language)
+    credited = [reading.concept for reading in readings if reading.credited]
+    score = _score(check, credited)
+    review: list[str] = []
+    notes: list[str] = []
+    for reading in readings:
+        if reading.negated and not reading.credited:
+            match, cue = reading.negated[0]
+            review.append(f"negated idea: {reading.concept.label} ({cue!r} in \"{_quoted(match, words)}\")")
+    if language and language not in check.languages and language != "en":
+        review.append(f"answer in {language_name(language)}, which this rubric has no phrasings for")
+    if check.explain and score == check.points and is_keyword_list(words):
+        score = _partial_score(check, check.full_at - 1)
+        notes.append("keywords without an explanation: capped below full marks")
+        review.append("keyword list without sentences")
+    if not prose.strip() and outputs.strip():
+        review.append("answered only in code output")
+    found_labels = "; ".join(concept.label for concept in credited) or "none of the expected ideas"
+    missing = [reading.concept.label for reading in readings if not reading.credited]
+    message = (f"{check.label}: {score:g}/{check.points:g} "
+               f"({len(credited)} ideas recognised, {check.full_at} for full marks)")
+    if score < check.points and missing:
+        message += " — not found: " + "; ".join(missing)
+    message += "".join(f"; {note}" for note in notes)
+    missing_hints = " ".join(r.concept.hint for r in readings if not r.credited and r.concept.hint)
+    return CheckResult(
+        check.id, check.label, check.kind, check.points, score, score >= check.pass_points, expected,
+        found_labels, message, missing_hints if score < check.points else "",
+        recognised=tuple(concept.label for concept in credited), review=tuple(review),
+    )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -31,8 +30,11 @@ from grader.spec.model import (
     ShapeCheck,
     Spec,
 )
+from grader.text.words import STEMMED_LANGUAGES
 
 FieldPath = tuple[str | int, ...]
+
+_LANGUAGE_CODES = (*STEMMED_LANGUAGES, "zh")
 
 
 @dataclass(frozen=True)
@@ -163,20 +165,21 @@ def _check_rules(doc: _Located, exercise: dict[str, Any], where: FieldPath) -> l
 
 def _rubric_rules(doc: _Located, check: dict[str, Any], at: FieldPath) -> list[SpecProblem]:
     problems: list[SpecProblem] = []
-    available = sum(concept["points"] for concept in check["concepts"])
-    if available < check["points"]:
-        problems.append(
-            doc.problem((*at, "points"), f"is {check['points']} but its concepts give at most {available}")
-        )
+    ids = [concept["id"] for concept in check["concepts"]]
     if check.get("pass_points", 0) > check["points"]:
         problems.append(doc.problem((*at, "pass_points"), "is more than the check's points"))
+    if check.get("full_at", len(ids)) > len(ids):
+        problems.append(doc.problem((*at, "full_at"), f"is more than the {len(ids)} ideas of this rubric"))
+    if check.get("partial_at", 1) > check.get("full_at", len(ids)):
+        problems.append(doc.problem((*at, "partial_at"), "is more than full_at"))
+    for index, required in enumerate(check.get("required", [])):
+        if required not in ids:
+            problems.append(doc.problem((*at, "required", index), f"{required!r} is not an idea of this rubric"))
     for concept_index, concept in enumerate(check["concepts"]):
-        for pattern_index, pattern in enumerate(concept["patterns"]):
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                path = (*at, "concepts", concept_index, "patterns", pattern_index)
-                problems.append(doc.problem(path, f"not a valid regular expression: {error}"))
+        for language in concept["phrasings"]:
+            if language not in _LANGUAGE_CODES:
+                path = (*at, "concepts", concept_index, "phrasings", language)
+                problems.append(doc.problem(path, f"unknown language code (known: {', '.join(_LANGUAGE_CODES)})"))
     return problems
 
 
@@ -217,11 +220,16 @@ def _check(raw: dict[str, Any]) -> Check:
         )
     if kind == "rubric":
         concepts = tuple(
-            Concept(id=c["id"], label=c["label"], points=c["points"], patterns=tuple(c["patterns"]),
-                    hint=c.get("hint", ""))
+            Concept(id=c["id"], label=c["label"], hint=c.get("hint", ""), about=tuple(c.get("about", [])),
+                    phrasings={language: tuple(texts) for language, texts in c["phrasings"].items()})
             for c in raw["concepts"]
         )
-        return RubricCheck(**common, concepts=concepts, pass_points=raw.get("pass_points", raw["points"]))
+        return RubricCheck(
+            **common, concepts=concepts, pass_points=raw.get("pass_points", raw["points"]),
+            full_at=raw.get("full_at", len(concepts)), partial_at=raw.get("partial_at", 1),
+            required=tuple(raw.get("required", [])), explain=raw.get("explain", False),
+            contrast=tuple(raw.get("contrast", [])),
+        )
     optional = {name: raw[name] for name in ("metric", "device", "model_file", "model_variable",
                                              "max_model_mb", "hint") if name in raw}
     return ModelAccuracyCheck(**common, dataset=raw["dataset"], threshold=raw["threshold"], **optional)

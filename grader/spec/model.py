@@ -52,25 +52,45 @@ class ShapeCheck:
 
 @dataclass(frozen=True)
 class Concept:
-    """One idea a free-text answer should contain, recognised by any of its patterns."""
+    """One idea a free-text answer should contain, said in any of its phrasings (language -> phrasings).
+
+    ``about`` names what the idea belongs to (an architecture, say): the idea then counts only when
+    said next to one of those names, not next to another idea's.
+    """
 
     id: str
     label: str
-    points: float
-    patterns: tuple[str, ...]
+    phrasings: dict[str, tuple[str, ...]]
     hint: str = ""
+    about: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class RubricCheck:
-    """Free text scored by the concepts it mentions; score is capped at ``points``."""
+    """Free text scored by the ideas it states.
+
+    Full marks at ``full_at`` ideas (all of ``required`` among them), partial credit from ``partial_at``
+    ideas. With ``explain``, a bare list of keywords is capped below full. ``contrast`` are the terms for
+    what the answer compares against (a dense network): a negation about them does not negate an idea.
+    """
 
     id: str
     label: str
     points: float
     concepts: tuple[Concept, ...]
     pass_points: float
+    full_at: int
+    partial_at: int = 1
+    required: tuple[str, ...] = ()
+    explain: bool = False
+    contrast: tuple[str, ...] = ()
     kind: str = field(default="rubric", init=False)
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """The languages every idea of this rubric can be recognised in."""
+        per_concept = [set(concept.phrasings) for concept in self.concepts]
+        return frozenset(set.intersection(*per_concept)) if per_concept else frozenset()
 
 
 @dataclass(frozen=True)

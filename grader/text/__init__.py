@@ -1,0 +1,1 @@
+"""Reading free text: words, stems, languages, phrasings and the form of an answer."""

@@ -1,0 +1,186 @@
+"""Short phrasings of an idea found in an answer's words, in any order, with a few words in between, and
+whether what was found sits in a negated clause.
+
+A phrasing is a few words in one language ("share weights", "Gewichte teilen", "共享 权重"). Each word
+matches a word of the answer with the same Snowball stem in that language; a word with ``*`` matches
+by wildcard on the accent-folded word ("*gewicht*" finds "Gewichtsteilung"); a Chinese word matches a
+run of the answer's characters. All words must stand in one sentence within a short window.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from enum import Enum
+
+from grader.text.words import Words, fold, stem, words_of
+
+WORD_GAP = 4  # words allowed between the words of a phrasing (more for Chinese, whose words are short)
+CJK_GAP = 6
+NEGATION_REACH = 6  # how many words before an idea a negation still applies to it
+
+NEGATION_CUES: dict[str, frozenset[str]] = {
+    "en": frozenset({"not", "no", "never", "cannot", "without", "neither", "nor", "none", "nothing", "nobody"}),
+    "de": frozenset({"nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "ohne",
+                     "weder", "nichts"}),
+    "fr": frozenset({"ne", "n", "pas", "jamais", "sans", "aucun", "aucune", "ni", "rien"}),
+    "es": frozenset({"no", "nunca", "sin", "ningun", "ninguna", "ninguno", "ni", "jamas", "nada"}),
+    "pt": frozenset({"nao", "nunca", "sem", "nenhum", "nenhuma", "nem", "jamais", "nada"}),
+    "it": frozenset({"non", "mai", "senza", "nessun", "nessuna", "nessuno", "ne", "niente"}),
+    "id": frozenset({"tidak", "bukan", "tanpa", "tak", "belum", "tiada"}),
+    "zh": frozenset({"不", "没", "没有", "无", "无法", "不能", "不会", "不是", "并非", "非", "未", "不用", "不需要",
+                     "不必", "毫无", "并不", "从不", "从未"}),
+}
+# Words that follow a negation without negating the idea: "not only", "nicht nur", "não só"...
+_NOT_ONLY = frozenset({"only", "just", "merely", "nur", "bloss", "so", "apenas", "solo", "solamente",
+                       "seulement", "que", "hanya", "仅", "只", "仅仅", "matter"})
+
+
+class PartKind(Enum):
+    STEM = "stem"
+    WILDCARD = "wildcard"
+    CJK = "cjk"
+
+
+@dataclass(frozen=True)
+class Part:
+    kind: PartKind
+    value: str
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """One way of saying an idea, compiled for matching."""
+
+    language: str
+    text: str
+    parts: tuple[Part, ...]
+    negative: bool
+
+    @property
+    def gap(self) -> int:
+        return CJK_GAP if self.language == "zh" else WORD_GAP
+
+
+@dataclass(frozen=True)
+class Match:
+    """Where a phrasing was found: the answer's token indices it used."""
+
+    phrasing: Phrasing
+    tokens: tuple[int, ...]
+
+    @property
+    def first(self) -> int:
+        return min(self.tokens)
+
+    @property
+    def last(self) -> int:
+        return max(self.tokens)
+
+
+def cues_for(language: str | None) -> frozenset[str]:
+    """Negation words of the answer's language (English when unknown); Chinese cues always apply to
+    Chinese words."""
+    return NEGATION_CUES.get(language or "en", NEGATION_CUES["en"]) | NEGATION_CUES["zh"]
+
+
+def compile_phrasing(text: str, language: str) -> Phrasing:
+    """Compile a phrasing written in ``language``."""
+    parts: list[Part] = []
+    if language == "zh":
+        for word in text.split():
+            parts.append(Part(PartKind.CJK, word) if any("\u3400" <= c <= "\u9fff" for c in word)
+                         else Part(PartKind.STEM, stem(word.lower(), "en")))
+    else:
+        for word in text.split():
+            if "*" in word:
+                parts.append(Part(PartKind.WILDCARD, fold(word)))
+            else:
+                parts.extend(Part(PartKind.STEM, stem(token.written, language)) for token in words_of(word).tokens)
+    cues = NEGATION_CUES.get(language, frozenset())
+    negative = any(token.folded in cues for token in words_of(text).tokens)
+    return Phrasing(language, text, tuple(parts), negative)
+
+
+def _part_positions(part: Part, words: Words, language: str, span: range) -> list[int]:
+    tokens = words.tokens
+    if part.kind is PartKind.WILDCARD:
+        return [i for i in span if fnmatch.fnmatchcase(tokens[i].folded, part.value)]
+    if part.kind is PartKind.CJK:
+        found = []
+        for i in span:
+            if not tokens[i].cjk:
+                continue
+            run = "".join(tokens[j].written for j in range(i, min(i + 4, span.stop)))
+            if part.value in tokens[i].written or run.startswith(part.value):
+                found.append(i)
+        return found
+    stems = words.stems("en" if language == "zh" else language)
+    return [i for i in span if stems[i] == part.value]
+
+
+def _windows(positions: list[list[int]], width: int) -> list[tuple[int, ...]]:
+    """Every choice of one distinct position per part that fits in ``width`` consecutive tokens."""
+    results: list[tuple[int, ...]] = []
+
+    def extend(chosen: tuple[int, ...], rest: list[list[int]]) -> None:
+        if not rest:
+            results.append(chosen)
+            return
+        for position in rest[0]:
+            if position in chosen:
+                continue
+            candidate = (*chosen, position)
+            if max(candidate) - min(candidate) < width:
+                extend(candidate, rest[1:])
+
+    extend((), positions)
+    return results
+
+
+def find_phrasing(phrasing: Phrasing, words: Words) -> list[Match]:
+    """Every place in the answer where the phrasing is said (one match per sentence at most)."""
+    matches: list[Match] = []
+    for sentence in words.sentences():
+        positions = [_part_positions(part, words, phrasing.language, sentence) for part in phrasing.parts]
+        if not all(positions):
+            continue
+        windows = _windows(sorted(positions, key=len), len(phrasing.parts) + phrasing.gap)
+        if windows:
+            best = min(windows, key=lambda chosen: max(chosen) - min(chosen))
+            matches.append(Match(phrasing, tuple(sorted(best))))
+    return matches
+
+
+def negation_before(match: Match, words: Words, cues: frozenset[str], contrast: list[Phrasing]) -> str | None:
+    """The negation word that governs this match, or None.
+
+    A negation counts when it stands in the match's clause, at most a few words before it or between
+    its words, is not "not only", and the clause is not about the thing the answer contrasts with (a
+    dense network "does not share weights"). A phrasing that is negative itself ("no parameters") is
+    never negated again.
+    """
+    if match.phrasing.negative:
+        return None
+    tokens = words.tokens
+    clause = tokens[match.first].clause
+    start = max(0, match.first - NEGATION_REACH)
+    for index in range(start, match.last + 1):
+        token = tokens[index]
+        if token.clause != clause or index in match.tokens or token.folded not in cues:
+            continue
+        following = tokens[index + 1].folded if index + 1 < len(tokens) else ""
+        if following in _NOT_ONLY:
+            continue
+        if _clause_mentions(words, clause, contrast):
+            return None
+        return token.written
+    return None
+
+
+def _clause_mentions(words: Words, clause: int, phrasings: list[Phrasing]) -> bool:
+    indices = [i for i, token in enumerate(words.tokens) if token.clause == clause]
+    if not indices:
+        return False
+    inside = set(indices)
+    return any(set(match.tokens) <= inside for phrasing in phrasings for match in find_phrasing(phrasing, words))
