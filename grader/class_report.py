@@ -25,6 +25,7 @@ class ExerciseStats:
     mean: float
     max_score: float
     pass_rate: float
+    to_review: int
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,8 @@ def summarize(results: Sequence[SubmissionResult]) -> ClassSummary:
                     checks.setdefault((exercise.number, check.id), []).append(check)
     exercise_stats = tuple(
         ExerciseStats(number, items[0].title, len(items), statistics.fmean(item.score for item in items),
-                      items[0].max_score, sum(item.status == "passed" for item in items) / len(items))
+                      items[0].max_score, sum(item.status == "passed" for item in items) / len(items),
+                      sum(item.awaits_review for item in items))
         for number, items in sorted(exercises.items())
     )
     check_stats = sorted(
@@ -96,10 +98,11 @@ def _table(title: str, columns: tuple[tuple[str, JustifyMethod], ...]) -> Table:
 
 
 def _print_exercises(summary: ClassSummary, console: Console) -> None:
-    table = _table("Exercises", (("exercise", "left"), ("graded", "right"), ("mean", "right"), ("pass rate", "right")))
+    table = _table("Exercises", (("exercise", "left"), ("graded", "right"), ("mean", "right"), ("pass rate", "right"),
+                                 ("to review", "right")))
     for stats in summary.exercises:
         table.add_row(escape(f"{stats.number}. {stats.title}"), str(stats.graded),
-                      f"{stats.mean:.2f}/{stats.max_score:g}", f"{stats.pass_rate:.0%}")
+                      f"{stats.mean:.2f}/{stats.max_score:g}", f"{stats.pass_rate:.0%}", str(stats.to_review))
     console.print(table)
 
 

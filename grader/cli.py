@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from grader.batch import grade_batch
-from grader.commands import assign, check, override, report
+from grader.commands import assign, check, override, report, review
 from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_exit
 from grader.commands.isolation import IsolationOption, use_isolation
 from grader.commands.override import OverridesOption, merge_or_exit, overrides_or_exit
@@ -146,6 +146,7 @@ assign.register(app)
 check.register(app)
 override.register(app)
 report.register(app)
+review.register(app)
 data_app = typer.Typer(no_args_is_help=True, help="Datasets the exercises need, kept in a verified local cache.")
 app.add_typer(data_app, name="data")
 

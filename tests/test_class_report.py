@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -17,7 +18,8 @@ from grader.class_report import summarize
 from grader.commands import override as override_command
 from grader.commands import report as report_command
 from grader.grade import GradeOptions, grade_notebook
-from grader.scoring import SubmissionResult
+from grader.overrides import with_manual
+from grader.scoring import Review, SubmissionResult
 from grader.spec import Spec
 
 STORED = GradeOptions(execute=False, exercises=CONCEPTUAL)
@@ -94,3 +96,21 @@ def test_report_merges_overrides_first(results, spec: Spec, tmp_path: Path) -> N
 def test_report_without_results_is_a_usage_error(tmp_path: Path) -> None:
     done = CliRunner().invoke(_app(), ["report", str(tmp_path)])
     assert done.exit_code == 2 and "results.json: cannot read" in done.output
+
+
+def test_report_shows_the_review_queue_per_exercise(results, spec: Spec, tmp_path: Path) -> None:
+    def flag(result: SubmissionResult, numbers: set[int]) -> SubmissionResult:
+        return replace(result, exercises=tuple(
+            replace(exercise, review=Review.of(["hedged answer"])) if exercise.number in numbers else exercise
+            for exercise in result.exercises))
+
+    alice, bob, carol, dave = results
+    flagged = [flag(alice, {2}), flag(bob, {2, 3}), carol, flag(dave, {3})]
+    flagged[3] = replace(flagged[3], exercises=tuple(
+        with_manual(exercise, 4, "") if exercise.number == 3 else exercise for exercise in flagged[3].exercises))
+    assert {stats.number: stats.to_review for stats in summarize(flagged).exercises if stats.to_review} == {2: 2, 3: 1}
+    out = tmp_path / "out"
+    store.save(flagged, spec, out)
+    done = CliRunner().invoke(_app(), ["report", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "to review" in done.output and f"3 exercises to review: grader review {out}" in done.output

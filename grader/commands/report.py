@@ -34,6 +34,10 @@ def report(
         spec_id, results = results_or_exit(out_dir)
     summary = summarize(results)
     print_class_report(summary, console, spec_id, top)
+    flagged = sum(stats.to_review for stats in summary.exercises)
+    if flagged:
+        console.print(f"{flagged} exercise{'s' if flagged != 1 else ''} to review: grader review "
+                      f"{escape(str(out_dir))}", highlight=False)
     path = save_histogram(summary, out_dir / HISTOGRAM_FILE, spec_id)
     console.print(f"histogram: {escape(str(path))}", highlight=False)
 
