@@ -13,14 +13,15 @@ import io
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
 
 from grader import store
-from grader.scoring import ExerciseResult, ManualGrade, SubmissionResult
+from grader.manual import as_graded, rescored, with_manual
+from grader.scoring import SubmissionResult
 from grader.spec import Spec
 
 OVERRIDE_FIELDS = ("submission", "exercise", "points", "comment")
@@ -207,46 +208,12 @@ def _match_problem(name: str, results: Sequence[SubmissionResult], matches: list
     return f"{name!r} names {len(matches)} submissions ({paths}); write more of its path"
 
 
-def _manual_status(points: float, max_score: float, original_status: str) -> str:
-    if math.isclose(points, max_score):
-        return "passed"
-    if original_status in ("error", "skipped"):
-        return original_status
-    return "partial" if points > 0 else "failed"
-
-
-def with_manual(exercise: ExerciseResult, points: float, comment: str) -> ExerciseResult:
-    """The exercise graded by hand: its score and status follow ``points``, what the grader gave is kept."""
-    graded = without_manual(exercise)
-    manual = ManualGrade(points, comment, graded.score, graded.status)
-    return replace(graded, score=points, status=_manual_status(points, graded.max_score, graded.status), manual=manual)
-
-
-def without_manual(exercise: ExerciseResult) -> ExerciseResult:
-    """The exercise as the grader scored it."""
-    manual = exercise.manual
-    if manual is None:
-        return exercise
-    return replace(exercise, score=manual.original_score, status=manual.original_status, manual=None)
-
-
-def _rescored(result: SubmissionResult, exercises: list[ExerciseResult]) -> SubmissionResult:
-    return replace(result, exercises=tuple(exercises), score=round(sum(exercise.score for exercise in exercises), 4))
-
-
 def _apply(result: SubmissionResult, overrides: dict[int, Override]) -> SubmissionResult:
     if not overrides:
         return result
-    return _rescored(result, [
+    return rescored(result, [
         with_manual(exercise, overrides[exercise.number].points, overrides[exercise.number].comment)
         if exercise.number in overrides else exercise for exercise in result.exercises])
-
-
-def as_graded(result: SubmissionResult) -> SubmissionResult:
-    """The result without its manual grades, as the grader scored it."""
-    if not any(exercise.manual for exercise in result.exercises):
-        return result
-    return _rescored(result, [without_manual(exercise) for exercise in result.exercises])
 
 
 def merge_overrides(results: Sequence[SubmissionResult], spec: Spec, out: Path, path: Path) -> list[SubmissionResult]:

@@ -14,7 +14,8 @@ from enum import Enum
 from pathlib import Path
 
 from grader import store
-from grader.overrides import append_override, apply_overrides, as_graded, load_overrides
+from grader.manual import as_graded
+from grader.overrides import append_override, apply_overrides, load_overrides
 from grader.scoring import ExerciseResult, SubmissionResult
 from grader.spec import Spec
 

@@ -18,7 +18,7 @@ from grader.class_report import summarize
 from grader.commands import override as override_command
 from grader.commands import report as report_command
 from grader.grade import GradeOptions, grade_notebook
-from grader.overrides import with_manual
+from grader.manual import with_manual
 from grader.scoring import Review, SubmissionResult
 from grader.spec import Spec
 

@@ -19,14 +19,8 @@ from grader.commands import override as override_command
 from grader.commands import report as report_command
 from grader.formats.gradescope import gradescope_results
 from grader.grade import GradeOptions, grade_notebook
-from grader.overrides import (
-    OverrideError,
-    append_override,
-    apply_overrides,
-    as_graded,
-    load_overrides,
-    merge_overrides,
-)
+from grader.manual import as_graded
+from grader.overrides import OverrideError, append_override, apply_overrides, load_overrides, merge_overrides
 from grader.scoring import SubmissionResult
 from grader.spec import Spec
 

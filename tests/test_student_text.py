@@ -8,7 +8,7 @@ from pathlib import Path
 from grader.checks import CheckResult
 from grader.formats import write_formats
 from grader.formats.student import student_record, submission_feedback
-from grader.overrides import with_manual
+from grader.manual import with_manual
 from grader.scoring import score_exercise, score_submission
 from grader.spec import Spec
 
