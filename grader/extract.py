@@ -10,7 +10,7 @@ import bisect
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from grader.units import canonical_unit
@@ -93,12 +93,18 @@ _STANDS_ALONE = r"(?:(?<![\w.])|(?<=\d[xX]))"
 _SIGN = r"(?P<sign>-(?=\.?\d))?"
 _MANTISSA = r"""
     (?P<mantissa>
-        \d{1,3}(?:,\d{3})+(?:\.\d+)?(?!,?\d)    # comma-grouped thousands: 903,400 or 1,234.5
+        (?!0,)\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!,?\d)   # comma-grouped thousands: 903,400 or 1,234.5
+      | (?P<dot_grouped>\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?(?![.,]?\d)   # dot-grouped: 3.613.600, 1.500.000,5
+          | \d{1,3}\.\d{3},\d+(?![.,]?\d))       #   and 903.400,5
+      | (?P<decimal_comma>\d+,\d{1,2}(?![\d,])(?=[ \t]?[A-Za-z%]) | 0,\d+(?![\d,]))
+                                                # decimal comma before a unit: 14,85 MB, 565,6 MB, 0,015
       | \d+(?:\.\d+)?                           # plain integer or decimal: 903400, 14.85
       | \.\d+                                   # decimal without its leading zero: .5
     )
     (?!\.\d)                                    # not the head of a version or an address: 1.2.3
 """
+# "903.400" is 903.4 in English and 903,400 in German or Portuguese: both readings are reported.
+_DOT_THOUSANDS = re.compile(r"[1-9]\d{0,2}\.\d{3}")
 _SCALE = r"""
     (?:
         [eE](?P<exponent>[-+]?\d+)              # 9.034e5, 9.034E+05
@@ -178,10 +184,22 @@ def _half_unit_of_last_digit(digits: str) -> Decimal:
     return Decimal(5).scaleb(-decimals - 1)
 
 
+def _plain_digits(match: re.Match[str]) -> str:
+    """The mantissa with its grouping removed and a decimal point: "3.613.600" -> "3613600", "14,85" ->
+    "14.85"."""
+    mantissa = match.group("mantissa")
+    groups = match.groupdict()
+    if groups.get("dot_grouped"):
+        return mantissa.replace(".", "").replace(",", ".")
+    if groups.get("decimal_comma"):
+        return mantissa.replace(",", ".")
+    return re.sub(r"[, ]", "", mantissa)
+
+
 def _unsigned_reading(match: re.Match[str]) -> tuple[Decimal, Decimal] | None:
     """(value, resolution) of the digits and their exponent; a power such as 2^10 is exact. None when
     the exponent is out of range or the power undefined."""
-    digits = re.sub(r"[, ]", "", match.group("mantissa"))
+    digits = _plain_digits(match)
     groups = match.groupdict()
     exponent = int(groups.get("exponent") or groups.get("ten_power") or 0)
     power = int(groups.get("power") or 0)
@@ -229,7 +247,19 @@ def find_numbers(text: str) -> list[Number]:
     normalized = normalize(text)
     matches = [*_NUMBER.finditer(normalized), *_SPACE_GROUPED_NUMBER.finditer(normalized)]
     numbers = [number for match in matches if (number := _number_from_match(normalized, match))]
+    numbers += [_as_thousands(number) for number in numbers if _has_dot_thousands(number)]
     return sorted(numbers, key=lambda number: (number.start, number.end))
+
+
+def _has_dot_thousands(number: Number) -> bool:
+    """Whether the number is written like "903.400", with no exponent or multiplier."""
+    digits = re.match(r"-?([\d.,]*)", number.text)
+    return bool(digits and _DOT_THOUSANDS.fullmatch(digits.group(1)) and abs(number.value) == float(digits.group(1)))
+
+
+def _as_thousands(number: Number) -> Number:
+    """The other reading of "903.400": nine hundred and three thousand four hundred."""
+    return replace(number, value=number.value * 1000, resolution=number.resolution * 1000)
 
 
 def number_matches(

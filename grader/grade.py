@@ -72,7 +72,7 @@ def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str
     metrics: dict = {}
     for check in exercise.checks:
         if not isinstance(check, ModelAccuracyCheck):
-            results.append(run_text_check(check, blocks, question))
+            results.append(run_text_check(check, blocks, question, exercise.checks))
             continue
         evidence = run.model or ModelEvidence(None, not_run or "the model was not evaluated", "", None, None)
         result, metrics = run_model_check(check, evidence, blocks)

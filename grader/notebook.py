@@ -109,8 +109,8 @@ def split_sections(notebook: NotebookNode) -> dict[int, list[int]]:
 
 def _output_text(output: NotebookNode) -> str:
     kind = output.get("output_type")
-    if kind == "stream":
-        return str(output.get("text", ""))
+    if kind == "stream":  # what a library logs on stderr is not the student's answer
+        return str(output.get("text", "")) if output.get("name") != "stderr" else ""
     if kind == "error":
         return f"{output.get('ename', '')}: {output.get('evalue', '')}"
     data = output.get("data", {})

@@ -1,5 +1,7 @@
 """One module per kind of check; each takes a check and the answer blocks and returns a CheckResult."""
 
+from collections.abc import Sequence
+
 from grader.checks.numeric import run_numeric
 from grader.checks.result import CheckResult
 from grader.checks.rubric import run_rubric
@@ -10,13 +12,16 @@ from grader.spec import NumericCheck, RubricCheck, ShapeCheck
 TextCheck = NumericCheck | ShapeCheck | RubricCheck
 
 
-def run_text_check(check: TextCheck, blocks: list[AnswerBlock], question: str = "") -> CheckResult:
-    """Run a check that reads the student's prose and printed outputs; ``question`` is the question as
-    the notebook and the spec put it, which restating earns nothing."""
+def run_text_check(
+    check: TextCheck, blocks: list[AnswerBlock], question: str = "", others: Sequence[object] = ()
+) -> CheckResult:
+    """Run a check that reads the student's prose and printed outputs. ``question`` is the question as the
+    notebook and the spec put it (restating it earns nothing); ``others`` are the exercise's other checks,
+    whose quantities a value may answer instead."""
     if isinstance(check, NumericCheck):
-        return run_numeric(check, blocks)
+        return run_numeric(check, blocks, [other for other in others if isinstance(other, NumericCheck)])
     if isinstance(check, ShapeCheck):
-        return run_shape(check, blocks)
+        return run_shape(check, blocks, [other for other in others if isinstance(other, ShapeCheck)])
     return run_rubric(check, blocks, question)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from enum import Enum
+from typing import Generic, TypeVar
 
 from grader.extract import mentions_near, normalize
 from grader.notebook import AnswerBlock
@@ -32,3 +34,84 @@ def candidates_near(
         for item in find(block.text):
             if not near or source_hit or mentions_near(text, item.start, item.end, list(near)):
                 yield item
+
+
+class Role(Enum):
+    """What a value does in the answer: states an answer, is a term of a sum or the left side of an
+    equation ("2,800 + 180,200 + 720,400 = 903,400"), or a factor in the working of another quantity
+    ("903,400 × 4 B")."""
+
+    ANSWER = "answer"
+    TERM = "term"
+    FACTOR = "factor"
+
+
+@dataclass(frozen=True)
+class Statement(Generic[Found]):
+    """A value found near a check's words, with its role, its sentence, and whether it stands in a
+    conclusion ("Answer:", "final", "in total"…) or in a sentence that hedges ("… or …")."""
+
+    item: Found
+    role: Role
+    sentence: tuple[int, int, int]
+    conclusion: bool
+    hedging: bool
+
+
+# A multiplication or division right after a value (its unit included) or right before it makes it a
+# factor: "903,400 × 4 B", "50 × 11.24 MB". A plus, minus or "=" after it, or a plus or minus before it,
+# makes it a term: "11.24 MB + 3.61 MB =".
+_FACTOR_AFTER = re.compile(r"[ \t]*(?:[x×*/]|\btimes\b|\bmal\b|\bvezes\b)[ \t]*[\d(]", re.IGNORECASE)
+_FACTOR_BEFORE = re.compile(r"(?:[x×*/]|\btimes\b)[ \t]*\(?$", re.IGNORECASE)
+_TERM_AFTER = re.compile(r"[ \t]*(?:[+=]|-(?!>)|\bplus\b)[ \t]*[\d(]", re.IGNORECASE)
+_TERM_BEFORE = re.compile(r"(?:\+|(?<![-=<])-|\bplus\b)[ \t]*\(?$", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|\n|[。！？；]")
+_PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
+_HEDGE = re.compile(r"\b(?:or|oder|ou|either|bzw)\b|或者|或|\s/\s", re.IGNORECASE)
+_CONCLUSION = re.compile(
+    r"\b(?:answers?|final|result|results|conclusion|summary|in total|in all|altogether|therefore|thus|"
+    r"ergebnis|antwort|insgesamt|fazit|somit|resposta|resultado|no total|ou seja|portanto|respuesta|"
+    r"en total|por lo tanto|réponse|résultat|au total|donc|jawaban|hasil)\b|答案|结果|总共|因此|所以|综上",
+    re.IGNORECASE,
+)
+
+
+def _role(text: str, start: int, end: int) -> Role:
+    before = text[max(0, start - 12) : start]
+    if _FACTOR_AFTER.match(text, end) or _FACTOR_BEFORE.search(before):
+        return Role.FACTOR
+    if _TERM_AFTER.match(text, end) or _TERM_BEFORE.search(before):
+        return Role.TERM
+    return Role.ANSWER
+
+
+def _bounds(pattern: re.Pattern[str], text: str, start: int, end: int) -> tuple[int, int]:
+    before = [match.end() for match in pattern.finditer(text, 0, start)]
+    after = pattern.search(text, end)
+    return (before[-1] if before else 0), (after.start() if after else len(text))
+
+
+def statements_near(
+    blocks: Sequence[AnswerBlock],
+    find: Callable[[str], list[Found]],
+    near: Sequence[str],
+) -> list[Statement[Found]]:
+    """Everything ``candidates_near`` finds, each with its role, sentence and kind of passage."""
+    found: list[Statement[Found]] = []
+    for index, block in enumerate(blocks):
+        text = normalize(block.text)
+        source_hit = block.kind == "output" and bool(near) and _source_mentions(block.source, near)
+        for item in find(block.text):
+            start, end = item.start, item.end  # type: ignore[attr-defined]
+            if near and not source_hit and not mentions_near(text, start, end, list(near)):
+                continue
+            sentence_start, sentence_end = _bounds(_SENTENCE_END, text, start, end)
+            paragraph_start, paragraph_end = _bounds(_PARAGRAPH_END, text, start, end)
+            found.append(Statement(
+                item=item,
+                role=_role(text, start, end),
+                sentence=(index, sentence_start, sentence_end),
+                conclusion=bool(_CONCLUSION.search(text[paragraph_start:paragraph_end])),
+                hedging=bool(_HEDGE.search(text, sentence_start, sentence_end)),
+            ))
+    return found

@@ -1,15 +1,24 @@
-"""Numeric checks: a number, possibly a memory size, matching the key or a named alternative."""
+"""Numeric checks: the number the student gave for a quantity, possibly a memory size, matching the key or
+a named alternative."""
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from grader.checks.evidence import candidates_near
+from grader.checks.decision import decide
+from grader.checks.evidence import statements_near
 from grader.checks.result import CheckResult
 from grader.extract import Number, find_numbers, number_matches
 from grader.notebook import AnswerBlock
 from grader.spec import NumericCheck
 from grader.units import convert
+
+_SAME_QUANTITY = math.log(20)  # a wrong value further than this factor from the key answers something else
+_BITS = 8
+_AMBIGUOUS_MEGA = re.compile(r"\d\s*(?:Mb|mb)\b")
 
 
 @dataclass(frozen=True)
@@ -44,29 +53,76 @@ def _readings(number: Number, unit: str | None) -> list[Number]:
     return [number, as_bytes]
 
 
-def _distance(number: Number, target: Target) -> float:
-    readings = _readings(number, target.unit)
-    if not readings or target.value == 0:
-        return float("inf")
-    return min(abs(reading.value - target.value) / abs(target.value) for reading in readings)
-
-
-def run_numeric(check: NumericCheck, blocks: list[AnswerBlock]) -> CheckResult:
-    expected = format_value(check.value, check.unit)
-    candidates = list(candidates_near(blocks, find_numbers, check.near))
-    if not candidates:
-        return CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, check.hint)
+def _matched_target(number: Number, check: NumericCheck) -> Target | None:
     for target in _targets(check):
-        for number in candidates:
-            for reading in _readings(number, target.unit):
-                if number_matches(reading, target.value, rel_tol=check.rel_tol, abs_tol=check.abs_tol,
-                                  accept_rounded=check.accept_rounded):
-                    note = f" (accepted: {target.reason})" if target.reason else ""
-                    return CheckResult(check.id, check.label, check.kind, check.points, check.points, True,
-                                       expected, number.text, f"{check.label}: {number.text}{note}", check.hint)
-    main = _targets(check)[0]
-    closest = min(candidates, key=lambda number: (_distance(number, main), number.unit != main.unit))
-    return CheckResult(
-        check.id, check.label, check.kind, check.points, 0.0, False, expected, closest.text,
-        f"{check.label}: found {closest.text}, expected {expected}", check.hint,
+        for reading in _readings(number, target.unit):
+            if number_matches(reading, target.value, rel_tol=check.rel_tol, abs_tol=check.abs_tol,
+                              accept_rounded=check.accept_rounded):
+                return target
+    return None
+
+
+def _log_distance(number: Number, check: NumericCheck) -> float:
+    """How far, as a log ratio, the number stands from the check's nearest figure; only a number in the
+    check's kind of unit (stated, for a memory size) is comparable."""
+    if number.percent or (check.unit is None) != (number.unit is None):
+        return math.inf
+    distances = [abs(math.log(reading.value / target.value))
+                 for target in _targets(check) for reading in _readings(number, target.unit)
+                 if reading.value > 0 and target.value > 0]
+    return min(distances, default=math.inf)
+
+
+def _competes(number: Number, check: NumericCheck, siblings: Sequence[NumericCheck]) -> bool:
+    """Whether a wrong value answers this check's quantity: comparable, and nearer to its figures than
+    to those of every other quantity of the exercise (and right for none of them)."""
+    distance = _log_distance(number, check)
+    if distance > _SAME_QUANTITY:
+        return False
+    others = [sibling for sibling in siblings if sibling.id != check.id]
+    return not any(_matched_target(number, other) or _log_distance(number, other) < distance for other in others)
+
+
+def _bits_note(candidates: Sequence[Number], check: NumericCheck) -> str:
+    if check.unit is None:
+        return ""
+    for number in candidates:
+        for reading in _readings(number, check.unit):
+            if math.isclose(reading.value, _BITS * check.value, rel_tol=0.01):
+                return f" ({number.text} is 8 × the expected size: bits counted instead of bytes)"
+    return ""
+
+
+def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequence[NumericCheck] = ()) -> CheckResult:
+    expected = format_value(check.value, check.unit)
+    statements = statements_near(blocks, find_numbers, check.near)
+    if not statements:
+        return CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, check.hint)
+    decision = decide(
+        statements,
+        matches=lambda number: _matched_target(number, check) is not None,
+        competes=lambda number: _competes(number, check, siblings),
+        describe=lambda number: number.text,
     )
+    review = (f"{check.label}: {decision.conflict}",) if decision.conflict else ()
+    if decision.accepted is not None:
+        number = decision.accepted.item
+        target = _matched_target(number, check)
+        note = f" (accepted: {target.reason})" if target and target.reason else ""
+        if _AMBIGUOUS_MEGA.search(number.text):
+            review += (f"{check.label}: '{number.text}' may mean megabits or megabytes",)
+        return CheckResult(check.id, check.label, check.kind, check.points, check.points, True, expected,
+                           number.text, f"{check.label}: {number.text}{note}", check.hint,
+                           recognised=(number.text,), review=review)
+    if decision.conflict:
+        found = decision.competing[-1].item.text
+        message = f"{check.label}: {decision.conflict}"
+    else:
+        pool = [s.item for s in decision.competing] or [s.item for s in statements]
+        main = _targets(check)[0]
+        closest = min(pool, key=lambda number: (_log_distance(number, check), number.unit != main.unit))
+        found = closest.text
+        message = f"{check.label}: found {found}, expected {expected}"
+        message += _bits_note([s.item for s in statements], check)
+    return CheckResult(check.id, check.label, check.kind, check.points, 0.0, False, expected, found, message,
+                       check.hint, review=review)

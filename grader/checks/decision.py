@@ -1,0 +1,91 @@
+"""Which of the values a student wrote is their answer to one quantity.
+
+A value used as a factor in some working ("903,400 × 4 B") is not an answer while stated answers exist;
+a term of a sum ("2,800 + …") can be right but never competes with a right answer.
+A conclusion ("Answer:", "final", "in total") that gives the quantity decides it. Otherwise a right
+value counts unless every right value is hedged ("902,700 or 903,400") against a wrong one in the same
+sentence. Two different answers earn nothing and are sent to review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from grader.checks.evidence import Role, Statement
+
+Found = TypeVar("Found")
+
+
+@dataclass(frozen=True)
+class Decision(Generic[Found]):
+    """The value that earns the check (None when none does), the wrong answers competing with it, and
+    why a person should look (empty when the reading is clear)."""
+
+    accepted: Statement[Found] | None
+    competing: tuple[Statement[Found], ...]
+    conflict: str = ""
+
+
+def _span(statement: Statement[Found]) -> tuple[int, int, int]:
+    item = statement.item
+    return statement.sentence[0], item.start, item.end  # type: ignore[attr-defined]
+
+
+def _outermost(statements: Sequence[Statement[Found]]) -> list[Statement[Found]]:
+    """Without the pieces of a longer value ("903" and "400" inside "903 400")."""
+    spans = {_span(statement) for statement in statements}
+    return [s for s in statements
+            if not any(b == _span(s)[0] and a <= _span(s)[1] and _span(s)[2] <= c and (a, c) != _span(s)[1:]
+                       for b, a, c in spans)]
+
+
+def _sort_out(
+    statements: list[Statement[Found]], matches: Callable[[Found], bool], competes: Callable[[Found], bool]
+) -> tuple[list[Statement[Found]], list[Statement[Found]]]:
+    """The right values, and the wrong ones that answer the same quantity; a value read two ways
+    ("903.400") is right when either reading is."""
+    right_spans = {_span(s) for s in statements if matches(s.item)}
+    matched = [s for s in statements if _span(s) in right_spans and matches(s.item)]
+    by_span: dict[tuple[int, int, int], list[Statement[Found]]] = {}
+    for statement in statements:
+        by_span.setdefault(_span(statement), []).append(statement)
+    competing = [readings[0] for span, readings in by_span.items()
+                 if span not in right_spans and all(competes(s.item) for s in readings)]
+    return matched, competing
+
+
+def decide(
+    statements: Sequence[Statement[Found]],
+    matches: Callable[[Found], bool],
+    competes: Callable[[Found], bool],
+    describe: Callable[[Found], str],
+) -> Decision[Found]:
+    """Pick the answer among ``statements``: ``matches`` says a value is right, ``competes`` that a wrong
+    value answers this same quantity (rather than another one of the exercise). Terms of some working
+    count only when no stated answer gives the quantity."""
+    outer = _outermost(statements)
+    matched, competing = _sort_out([s for s in outer if s.role is not Role.FACTOR], matches, competes)
+    competing = [s for s in competing if s.role is Role.ANSWER]
+    if not matched and not competing:
+        matched, competing = _sort_out([s for s in outer if s.role is Role.FACTOR], matches, competes)
+    final_right = [s for s in matched if s.conclusion]
+    final_wrong = [s for s in competing if s.conclusion]
+    if final_right or final_wrong:
+        if final_right and not final_wrong:
+            return Decision(final_right[-1], tuple(competing))
+        if final_right:
+            return Decision(None, tuple(final_wrong), _different(final_right[-1], final_wrong[-1], describe))
+        return Decision(None, tuple(final_wrong), _different(matched[-1], final_wrong[-1], describe) if matched else "")
+    unhedged = [s for s in matched if not (s.hedging and any(c.sentence == s.sentence for c in competing))]
+    if unhedged:
+        return Decision(unhedged[-1], tuple(competing))
+    if matched:
+        hedge = next(c for c in competing if c.sentence == matched[0].sentence)
+        return Decision(None, tuple(competing), _different(matched[0], hedge, describe))
+    return Decision(None, tuple(competing))
+
+
+def _different(first: Statement[Found], second: Statement[Found], describe: Callable[[Found], str]) -> str:
+    return f"different answers given: {describe(first.item)} and {describe(second.item)}"
