@@ -70,11 +70,19 @@ def parse_decision(text: str, exercise: ExerciseResult) -> Decision | Command:
     return Decision(points, match["comment"] or "")
 
 
+_TIMES = {"x", "×", "*"}
+
+
+def _token(token: str) -> str:
+    return "[x×*]" if token.lower() in _TIMES else re.escape(token)
+
+
 def highlights(answer: str, phrases: Sequence[str]) -> list[tuple[int, int]]:
-    """Where each phrase occurs in the answer (any case, any spacing), as sorted (start, end) spans."""
+    """Where each phrase occurs in the answer (any case, any spacing, ``x`` or ``×`` alike), as sorted spans."""
     spans = []
     for phrase in filter(str.strip, phrases):
-        pattern = r"\s+".join(map(re.escape, phrase.split()))
+        tokens = re.findall(r"[x×*](?=\s|$)|[^\s×*]+|[×*]", phrase)
+        pattern = r"\s*".join(map(_token, tokens))
         spans += [match.span() for match in re.finditer(pattern, answer, re.IGNORECASE)]
     return sorted(spans)
 

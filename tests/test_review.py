@@ -165,6 +165,9 @@ def test_recognised_ideas_are_highlighted_in_the_answer(out: Path) -> None:
     styled = {(span.start, span.end) for span in _answer(exercise).spans}
     assert set(spans) <= styled
     assert highlights("a  smaller\nmini-batch", ["smaller mini-batch"]) == [(3, 21)]
+    answer = "layer 1: 100 × 150 × 100, or (100x150x100)"
+    assert [answer[start:end] for start, end in highlights(answer, ["100  x  150  x  100"])] == [
+        "100 × 150 × 100", "100x150x100"]
 
 
 def test_the_summary_counts_the_exercises_to_review(out: Path, spec: Spec) -> None:

@@ -92,7 +92,7 @@ class SubmissionFeedback:
 
 
 def _listed(items: Sequence[str]) -> str:
-    return "; ".join(clean(item) for item in items)
+    return "; ".join(" ".join(clean(item).split()) for item in items)
 
 
 def _summary(check: CheckResult, lost: float) -> str:
