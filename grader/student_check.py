@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from grader.formats.student import SKIPPED_NOTE, ExerciseFeedback, SubmissionFeedback, submission_feedback
+from grader.formats.student import (
+    SKIPPED_NOTE,
+    UNSURE_NOTE,
+    ExerciseFeedback,
+    SubmissionFeedback,
+    submission_feedback,
+)
 from grader.grade import GradeOptions, grade_notebook, no_progress
 from grader.scoring import SubmissionResult
 from grader.spec import Spec
@@ -61,10 +67,12 @@ def _print_exercise(item: ExerciseFeedback, console: Console) -> None:
         console.print(f"\n[bold]{item.number}. {escape(item.title)}[/bold] — [cyan]{SKIPPED_NOTE}[/cyan]",
                       highlight=False)
         return
-    if not item.lost and not item.errors:
+    if not (item.lost or item.errors or item.unsure):
         return
     console.print(f"\n[bold]{item.number}. {escape(item.title)}[/bold] ({item.score:g}/{item.max_score:g})",
                   highlight=False)
+    if item.unsure:
+        console.print(f"  [yellow]{UNSURE_NOTE}[/yellow]", highlight=False)
     for error in item.errors:
         console.print(f"  [red]error[/red] {escape(error)}", highlight=False)
     for check in item.lost:

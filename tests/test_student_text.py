@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grader.checks import CheckResult
 from grader.formats import write_formats
-from grader.formats.student import student_record, submission_feedback
+from grader.formats.student import UNSURE_NOTE, student_record, submission_feedback
 from grader.manual import with_manual
 from grader.scoring import score_exercise, score_submission
 from grader.spec import Spec
@@ -67,3 +67,16 @@ def test_an_accepted_grade_says_it_was_checked(spec: Spec) -> None:
     exercise = score_exercise(3, "gpu-memory", "GPU memory", 5, [REMEDIES], [])
     accepted = submission_feedback(score_submission("a.ipynb", [with_manual(exercise, 2, "")], "none", 0))
     assert accepted.exercises[0].manual == "Checked by your instructor."
+
+
+def test_a_flagged_score_is_announced_without_its_reasons(spec: Spec, tmp_path: Path) -> None:
+    exercise = score_exercise(3, "gpu-memory", "GPU memory", 5, [REMEDIES], [])
+    assert exercise.awaits_review
+    result = score_submission("class/erin.ipynb", [exercise], "none", 0)
+    (item,) = submission_feedback(result).exercises
+    assert item.unsure and not submission_feedback(_result(spec)).exercises[1].unsure  # decided by hand
+    write_formats([result], spec, tmp_path, {"feedback", "gradescope"})
+    for name in ("feedback/erin.md", "feedback/erin.html", "gradescope/erin.json"):
+        text = (tmp_path / name).read_text()
+        assert UNSURE_NOTE in text and "negation" not in text, name
+    assert student_record(result)["exercises"][0]["unsure"] is True

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader.formats.student import (
+    UNSURE_NOTE,
     CheckFeedback,
     ExerciseFeedback,
     SubmissionFeedback,
@@ -61,13 +62,13 @@ def markdown(page: SubmissionFeedback, course: str) -> str:
     for item in page.exercises:
         lines += ["", f"## {_md(item.heading)}: {_score(item)}", ""]
         lines += [f"*{_md(item.manual)}*", ""] if item.manual else []
+        lines += [f"*{_md(UNSURE_NOTE)}*", ""] if item.unsure else []
+        lines += [f"{_STATUS[item.status].capitalize()}.", ""] if not (item.errors or item.lost) else []
         lines += [f"- Error: {_md_code(error)}" for error in item.errors]
         lines += [f"- {_md(check.text)}" for check in _earned(item)]
         for check in item.lost:
             hints = "".join(f" Hint: {_md(hint)}" for hint in check.hints)
             lines.append(f"- **{_md(check.label)}** (-{check.lost:g}): {_md(check.summary)}.{hints}")
-        if not (item.errors or item.lost):
-            lines.append(f"{_STATUS[item.status].capitalize()}.")
     return "\n".join(lines) + "\n"
 
 
@@ -93,14 +94,16 @@ def html_page(page: SubmissionFeedback, course: str) -> str:
     for item in page.exercises:
         body.append(f"<h2>{_h(item.heading)}: {_h(_score(item))}</h2>")
         body += [f'<p class="manual">{_h(item.manual)}</p>'] if item.manual else []
+        body += [f'<p class="manual">{_h(UNSURE_NOTE)}</p>'] if item.unsure else []
+        body += [f'<p class="{_h(item.status)}">{_h(_STATUS[item.status].capitalize())}.</p>'
+                 ] if not (item.errors or item.lost) else []
         entries = [f'<li class="error">Error: <code>{_h(error)}</code></li>' for error in item.errors]
         entries += [f'<li class="passed">{_h(check.text)}</li>' for check in _earned(item)]
         for check in item.lost:
             hints = "".join(f' <span class="hint">Hint: {_h(hint)}</span>' for hint in check.hints)
             entries.append(f"<li><strong>{_h(check.label)}</strong> (-{check.lost:g}): "
                            f"{_h(check.summary)}.{hints}</li>")
-        body.append(f"<ul>{''.join(entries)}</ul>" if entries
-                    else f'<p class="{_h(item.status)}">{_h(_STATUS[item.status].capitalize())}.</p>')
+        body += [f"<ul>{''.join(entries)}</ul>"] if entries else []
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Feedback on "
             f"{_h(page.notebook)}</title><style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grader.formats.student import ExerciseFeedback, clean, exercise_feedback, output_stems
+from grader.formats.student import UNSURE_NOTE, ExerciseFeedback, clean, exercise_feedback, output_stems
 from grader.scoring import ExerciseResult, SubmissionResult
 from grader.spec import Spec
 
@@ -51,6 +51,7 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
         return {"score": 0.0, "output": message, "output_format": "text", "tests": tests}
     tests = [test for exercise in result.exercises for test in _exercise_tests(exercise)]
     lines = [f"Score: {result.score:g}/{result.max_score:g}", *(clean(note) for note in result.notes)]
+    lines += [f"Exercise {exercise.number}: {UNSURE_NOTE}" for exercise in result.exercises if exercise.awaits_review]
     return {"score": round(sum(test["score"] for test in tests), 4), "execution_time": round(result.seconds),
             "output": "\n".join(lines), "output_format": "text", "tests": tests}
 

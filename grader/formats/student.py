@@ -21,6 +21,7 @@ from grader.checks import CheckResult
 from grader.scoring import ExerciseResult, ManualGrade, SubmissionResult
 
 SKIPPED_NOTE = "not run (--skip-training): `grader grade` trains the model and measures it"
+UNSURE_NOTE = "The grader is not sure of this score: a person may look at this answer and change it."
 _PUBLIC_MESSAGE_KINDS = frozenset({"model_accuracy"})
 _CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -66,6 +67,7 @@ class ExerciseFeedback:
     checks: tuple[CheckFeedback, ...]
     errors: tuple[str, ...]
     manual: str
+    unsure: bool
 
     @property
     def heading(self) -> str:
@@ -132,7 +134,7 @@ def exercise_feedback(exercise: ExerciseResult) -> ExerciseFeedback:
     return ExerciseFeedback(exercise.number, clean(exercise.title), exercise.score, exercise.max_score,
                             exercise.status, tuple(map(check_feedback, exercise.checks)),
                             tuple(clean(error) for error in exercise.errors),
-                            manual_note(exercise.manual, exercise.max_score))
+                            manual_note(exercise.manual, exercise.max_score), exercise.awaits_review)
 
 
 def submission_feedback(result: SubmissionResult) -> SubmissionFeedback:
@@ -152,7 +154,7 @@ def student_record(result: SubmissionResult) -> dict[str, Any]:
         "exercises": [
             {"number": item.number, "id": exercise.id, "title": item.title, "score": item.score,
              "max_score": item.max_score, "status": item.status, "errors": list(item.errors),
-             "metrics": exercise.metrics, "manual": item.manual,
+             "metrics": exercise.metrics, "manual": item.manual, "unsure": item.unsure,
              "checks": [{"id": check.id, "label": check.label, "points": check.points, "score": check.score,
                          "feedback": check.text, "recognised": list(check.recognised), "hints": list(check.hints)}
                         for check in item.checks]}
