@@ -5,14 +5,16 @@ exercises (``-e``) into the submission's earlier result."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 from grader import store
 from grader.grade import GradeOptions, grade_notebook
-from grader.manual import as_graded
+from grader.overrides import as_graded
 from grader.sandbox import stop_all
 from grader.scoring import SubmissionResult, score_submission
 from grader.spec import Spec
@@ -58,10 +60,50 @@ def merge_exercises(earlier: SubmissionResult | None, graded: SubmissionResult, 
     return replace(merged, fingerprint=graded.fingerprint)
 
 
-def _grade_one(notebook: Path, spec: Spec, options: GradeOptions, stamp: str,
-               earlier: SubmissionResult | None) -> SubmissionResult:
-    graded = replace(grade_notebook(notebook, spec, options), fingerprint=stamp)
-    return merge_exercises(earlier, graded, spec) if options.exercises else graded
+def _grade_one(notebook: Path, spec: Spec, options: GradeOptions, stamp: str) -> SubmissionResult:
+    return replace(grade_notebook(notebook, spec, options), fingerprint=stamp)
+
+
+class Engine(Protocol):
+    """Where a batch is graded: each notebook is submitted with its fingerprint, and ``finished`` yields
+    ``(notebook, result)`` as each is done (the result carrying the fingerprint); ``cancel`` drops the rest."""
+
+    def submit(self, notebook: Path, stamp: str) -> None: ...
+
+    def finished(self) -> Iterator[tuple[Path, SubmissionResult]]: ...
+
+    def cancel(self) -> None: ...
+
+
+class LocalEngine:
+    """Threads of this process, each grading one notebook at a time in a sandbox of its own."""
+
+    def __init__(self, spec: Spec, options: GradeOptions, workers: int) -> None:
+        self.spec = spec
+        self.options = options
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="grade")
+        self.pending: dict[Future[SubmissionResult], Path] = {}
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.pool.shutdown()
+
+    def submit(self, notebook: Path, stamp: str) -> None:
+        self.pending[self.pool.submit(_grade_one, notebook, self.spec, self.options, stamp)] = notebook
+
+    def finished(self) -> Iterator[tuple[Path, SubmissionResult]]:
+        while self.pending:
+            done, _ = wait(self.pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield self.pending.pop(future), future.result()
+
+    def cancel(self) -> None:
+        """Drop the notebooks not started and kill the sandboxes running (their runs end as timed out)."""
+        for future in self.pending:
+            future.cancel()
+        stop_all()
 
 
 def grade_batch(
@@ -74,8 +116,10 @@ def grade_batch(
     force: bool = False,
     extra: Sequence[SubmissionResult] = (),
     events: BatchEvents = BatchEvents(),
+    engine: Engine | None = None,
 ) -> list[SubmissionResult]:
-    """Grade ``notebooks`` with ``workers`` at once; results keep the input order whatever finishes first.
+    """Grade ``notebooks`` with ``workers`` at once, or on ``engine`` (e.g. a cluster's); results keep the input
+    order whatever finishes first.
 
     ``extra`` (e.g. submissions that could not be found) is written with the rest. results.json and
     grades.csv are rewritten after every submission, so an interrupted run keeps what it graded. With
@@ -91,8 +135,7 @@ def grade_batch(
         store.save(ordered, spec, out)
         events.finished(path, result, reused)
 
-    pending: dict[Future[SubmissionResult], Path] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="grade") as pool:
+    with nullcontext(engine) if engine is not None else LocalEngine(spec, options, workers) as running:
         try:
             for notebook in notebooks:
                 stamp = fingerprint(notebook, spec, options)
@@ -101,15 +144,12 @@ def grade_batch(
                     record(notebook, earlier, True)
                     continue
                 events.started(notebook)
-                pending[pool.submit(_grade_one, notebook, spec, options, stamp, earlier)] = notebook
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    record(pending.pop(future), future.result(), False)
+                running.submit(notebook, stamp)
+            for notebook, graded in running.finished():
+                earlier = previous.get(str(notebook))
+                record(notebook, merge_exercises(earlier, graded, spec) if options.exercises else graded, False)
         except BaseException:
-            for future in pending:
-                future.cancel()
-            stop_all()
+            running.cancel()
             raise
     return [*extra, *(done[item] for item in notebooks)]
 

@@ -10,20 +10,20 @@ from typing import Annotated
 
 import typer
 
-from grader.batch import grade_batch
+from grader.batch import BatchEvents, grade_batch
 from grader.commands import assign, check, override, report, review
 from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_exit
 from grader.commands.isolation import IsolationOption, use_isolation
-from grader.commands.override import OverridesOption, merge_or_exit, overrides_or_exit
+from grader.commands.override import OverridesOption, merge_or_exit, overrides_or_exit, warn_unapplied
 from grader.datasets import DatasetError, fetch_mnist
 from grader.device import gpu_count
 from grader.formats import Format, write_formats
 from grader.grade import GradeOptions
 from grader.progress import BatchProgress, default_workers
 from grader.report import print_summary
-from grader.scoring import failed_submission
-from grader.spec import Spec, bundled_spec_path
-from grader.submissions import discover, hideable
+from grader.scoring import SubmissionResult, failed_submission
+from grader.spec import Spec
+from grader.submissions import discover, hidden_paths
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Grade notebooks for the convolutional-neural-network chapter exercises.")
@@ -40,11 +40,39 @@ SpecOption = Annotated[
 ]
 
 
-def _hidden(spec: Spec, out: Path, roots: tuple[Path, ...]) -> tuple[Path, ...]:
-    """What a notebook must not see: the spec and answer keys, the output folder, other submissions."""
-    bundled = bundled_spec_path().parent
-    candidates = [spec.path.resolve().parent, bundled, bundled.parent / "answers", out, *roots]
-    return hideable(candidates)
+CLUSTER_LOST = 3
+
+
+def _say(message: str) -> None:
+    console.print(message, highlight=False)
+
+
+def _warn(message: str) -> None:
+    errors.print(f"[bold yellow]warning[/bold yellow] {message}", highlight=False)
+
+
+def _grade_batch(notebooks: tuple[Path, ...], spec: Spec, options: GradeOptions, out: Path, *, cluster: str | None,
+                 workers: int | None, force: bool, extra: list[SubmissionResult], events: BatchEvents
+                 ) -> list[SubmissionResult]:
+    """Grade here with ``workers`` threads, or on the Dask cluster ``cluster`` (imported only then)."""
+    if cluster is None:
+        return grade_batch(notebooks, spec, options, out, workers=workers or default_workers(), force=force,
+                           extra=extra, events=events)
+    try:
+        from grader.cluster import ClusterError, ClusterLost, cluster_engine
+    except ImportError as error:
+        errors.print(f"[red]error[/red] --cluster needs Dask distributed: pip install 'cnn-grader[cluster]' ({error})")
+        raise typer.Exit(USAGE_ERROR) from None
+    try:
+        with cluster_engine(cluster, spec, options, _say, _warn) as engine:
+            return grade_batch(notebooks, spec, options, out, force=force, extra=extra, events=events, engine=engine)
+    except ClusterError as error:
+        errors.print(f"[red]error[/red] {error}", highlight=False)
+        raise typer.Exit(USAGE_ERROR) from None
+    except ClusterLost as error:
+        errors.print(f"[red]error[/red] {error}; the results written so far are kept, run the command again to "
+                     "grade the rest", highlight=False)
+        raise typer.Exit(CLUSTER_LOST) from None
 
 
 @app.command()
@@ -73,6 +101,9 @@ def grade(
         "--exercise", "-e", help="Grade only these exercises (repeatable); the others' cells are not run.")] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", "-j", min=1, help="Notebooks graded at once (default: the number of CPU cores).")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", help="Grade on a Dask cluster: local:N (N worker processes on this machine) or a scheduler "
+        "address (tcp://host:8786). Needs the cluster extra.")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Regrade every submission, even those unchanged since the last run in --out.")] = False,
     formats: Annotated[list[Format] | None, typer.Option(
@@ -83,6 +114,9 @@ def grade(
 ) -> None:
     """Grade SUBMISSIONS and write OUT/results.json and OUT/grades.csv."""
     loaded = load_spec_or_exit(spec)
+    if cluster is not None and workers is not None:
+        errors.print("[red]error[/red] --workers sets local grading; with --cluster the cluster's workers grade")
+        raise typer.Exit(USAGE_ERROR)
     if overrides is not None:
         overrides_or_exit(overrides, loaded)
     if device is Device.gpu and gpu_count() == 0:
@@ -100,15 +134,17 @@ def grade(
     use_isolation(isolation, executing=execute)
     out.mkdir(parents=True, exist_ok=True)  # it must exist to be hidden from the first notebooks
     options = GradeOptions(execute=execute, device=device.value, limits=limits,
-                           hidden=_hidden(loaded, out.resolve(), found.roots), exercises=tuple(exercise or ()),
+                           hidden=hidden_paths(loaded, out.resolve(), found.roots), exercises=tuple(exercise or ()),
                            progress=lambda message: console.print(message, highlight=False))
     missing = [failed_submission(problem.split(": ", 1)[0], loaded.max_score, problem)
                for problem in found.problems if "no such file" in problem or "not a notebook" in problem]
     with BatchProgress(console, len(found.notebooks)) as progress:
-        results = grade_batch(found.notebooks, loaded, options, out, workers=workers or default_workers(),
-                              force=force, extra=missing, events=progress.events)
+        results = _grade_batch(found.notebooks, loaded, options, out, cluster=cluster, workers=workers, force=force,
+                               extra=missing, events=progress.events)
     if overrides is not None:
         results = merge_or_exit(results, loaded, out, overrides)
+    else:
+        warn_unapplied(out)
     write_formats(results, loaded, out, {item.value for item in formats or ()})
     print_summary(results, loaded, console)
     console.print(f"results: {out / 'results.json'}, {out / 'grades.csv'}", highlight=False)

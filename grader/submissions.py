@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import grader
+from grader.spec import Spec, bundled_spec_path
 
 
 @dataclass(frozen=True)
@@ -71,3 +73,9 @@ def hideable(paths: list[Path]) -> tuple[Path, ...]:
     checkout = _source_checkout()
     candidates = [*paths, *([checkout] if checkout else [])]
     return tuple(path for path in dict.fromkeys(path.resolve() for path in candidates) if path not in needed)
+
+
+def hidden_paths(spec: Spec, out: Path, roots: Sequence[Path]) -> tuple[Path, ...]:
+    """What a notebook must not see: the spec and answer keys, the output folder, other submissions."""
+    bundled = bundled_spec_path().parent
+    return hideable([spec.path.resolve().parent, bundled, bundled.parent / "answers", out, *roots])
