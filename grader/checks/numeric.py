@@ -73,11 +73,17 @@ def _log_distance(number: Number, check: NumericCheck) -> float:
     return min(distances, default=math.inf)
 
 
+def _rounds_to_key(number: Number, check: NumericCheck) -> bool:
+    """Whether the number is the key rounded to the digits written ("about 0.9 million" for 903,400)."""
+    return any(number_matches(reading, target.value, accept_rounded=True)
+               for target in _targets(check) for reading in _readings(number, target.unit))
+
+
 def _competes(number: Number, check: NumericCheck, siblings: Sequence[NumericCheck]) -> bool:
     """Whether a wrong value answers this check's quantity: comparable, and nearer to its figures than
     to those of every other quantity of the exercise (and right for none of them)."""
     distance = _log_distance(number, check)
-    if distance > _SAME_QUANTITY:
+    if distance > _SAME_QUANTITY or _rounds_to_key(number, check):
         return False
     others = [sibling for sibling in siblings if sibling.id != check.id]
     return not any(_matched_target(number, other) or _log_distance(number, other) < distance for other in others)
@@ -123,6 +129,6 @@ def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequen
         closest = min(pool, key=lambda number: (_log_distance(number, check), number.unit != main.unit))
         found = closest.text
         message = f"{check.label}: found {found}, expected {expected}"
-        message += _bits_note([s.item for s in statements], check)
+        message += _bits_note([number for block in blocks for number in find_numbers(block.text)], check)
     return CheckResult(check.id, check.label, check.kind, check.points, 0.0, False, expected, found, message,
                        check.hint, review=review)

@@ -101,7 +101,7 @@ def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[I
 def _partial_score(check: RubricCheck, ideas: int) -> float:
     """Points for ``ideas`` ideas when they fall short of full marks: in proportion, to the half point
     below, never full and never nothing."""
-    share = min(ideas, check.full_at - 1) / check.full_at
+    share = min(ideas, check.full_at - 1) / check.full_at if check.full_at > 1 else 0.5
     return min(check.points - 0.5, max(0.5, math.floor(2 * check.points * share) / 2))
 
 
@@ -140,9 +140,10 @@ def run_rubric(check: RubricCheck, blocks: list[AnswerBlock], question: str = ""
             review.append(f"negated idea: {reading.concept.label} ({cue!r} in \"{_quoted(match, words)}\")")
     if language and language not in check.languages and language != "en":
         review.append(f"answer in {language_name(language)}, which this rubric has no phrasings for")
-    if check.explain and score == check.points and is_keyword_list(words):
-        score = _partial_score(check, check.full_at - 1)
-        notes.append("keywords without an explanation: capped below full marks")
+    if check.explain and score > 0 and is_keyword_list(words):
+        if score == check.points:
+            score = _partial_score(check, check.full_at - 1)
+            notes.append("keywords without an explanation: capped below full marks")
         review.append("keyword list without sentences")
     if not prose.strip() and outputs.strip():
         review.append("answered only in code output")
