@@ -133,8 +133,8 @@ CASES = [
         "longer knows precisely where things are.", "full", False),
     (8, "Every single pixel must be given a class, which is a lot of outputs.", "partial", False),
     # other languages
-    (1, "与全连接网络相比，卷积网络的参数少得多，因为每个神经元只连接局部区域并且共享权重；同一个特征出现在图像任何位置都能被"
-        "识别；低层学习边缘等简单特征，高层把它们组合成复杂的结构。", "full", False),
+    (1, "与全连接网络相比，卷积网络的参数少得多，因为每个神经元只连接局部区域并且共享权重；"
+        "同一个特征出现在图像任何位置都能被识别；低层学习边缘等简单特征，高层把它们组合成复杂的结构。", "full", False),
     (4, "Eine Pooling-Schicht lernt keine Gewichte und spart deshalb Speicher und Rechenzeit. Außerdem reicht sie "
         "nur den größten Wert jedes Fensters weiter und macht das Netz robuster gegen kleine Verschiebungen.",
      "full", False),
