@@ -123,9 +123,12 @@ def test_review_decides_resumes_and_survives_a_regrade(out: Path, tmp_path: Path
     nothing = _review(out)
     assert "0 decisions saved" in _finish(nothing)
 
-    regrade = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "class"), "--no-execute",
-                              *CONCEPTUAL_ARGS, "--out", str(out), "--overrides", str(overrides)],
-                             capture_output=True, text=True, timeout=600)
+    grade = [sys.executable, "-m", "grader", "grade", str(tmp_path / "class"), "--no-execute", *CONCEPTUAL_ARGS,
+             "--out", str(out)]
+    forgotten = subprocess.run(grade, capture_output=True, text=True, timeout=600)
+    assert forgotten.returncode == 0, forgotten.stderr
+    assert f"{overrides} holds manual grades" in " ".join(forgotten.stderr.split()) and not _manual(out)
+    regrade = subprocess.run([*grade, "--overrides", str(overrides)], capture_output=True, text=True, timeout=600)
     assert regrade.returncode == 0, regrade.stderr
     assert "3 manual grades" in regrade.stdout
     assert {key: value["points"] for key, value in _manual(out).items()} == {

@@ -17,6 +17,7 @@ from grader import store
 from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_exit
 from grader.formats import Format, write_formats
 from grader.overrides import Override, OverrideError, load_overrides, merge_overrides
+from grader.review import DEFAULT_OVERRIDES
 from grader.scoring import SubmissionResult
 from grader.spec import Spec
 
@@ -50,6 +51,14 @@ def merge_or_exit(results: Sequence[SubmissionResult], spec: Spec, out: Path, pa
     count = sum(exercise.manual is not None for result in merged for exercise in result.exercises)
     console.print(f"{count} manual grade{'s' if count != 1 else ''} from {escape(str(path))}", highlight=False)
     return merged
+
+
+def warn_unapplied(out: Path) -> None:
+    """Say so when OUT holds review decisions that this run did not apply."""
+    path = out / DEFAULT_OVERRIDES
+    if path.is_file():
+        errors.print(f"[bold yellow]warning[/bold yellow] {escape(str(path))} holds manual grades (from `grader "
+                     f"review`) not applied to these results: pass --overrides {escape(str(path))}", highlight=False)
 
 
 def results_or_exit(out: Path, spec: Spec | None = None) -> tuple[str, list[SubmissionResult]]:
