@@ -113,8 +113,13 @@ def test_review_decides_resumes_and_survives_a_regrade(out: Path, tmp_path: Path
     again.expect(r"points \[5/5\]>")
     again.send("four\r")
     again.expect("type points")
-    again.send("\x15" + "4.5 one remedy is the same as another\r")
-    text = _finish(again)
+    again.send("\x15" + "s\r")  # skipped: still in the queue
+    assert "0 decisions saved" in _finish(again) and _needs_review(out)["bob.ipynb"] == "1"
+    last = _review(out)
+    last.expect("review 1 of 1")
+    last.expect(r"points \[5/5\]>")
+    last.send("4.5 one remedy is the same as another\r")
+    text = _finish(last)
     assert "1 decision saved" in text and "0 exercises left to review" in text
     assert _needs_review(out) == {"alice.ipynb": "0", "bob.ipynb": "0"}
     bob_total = json.loads((out / "results.json").read_text())["submissions"][1]["score"]
