@@ -34,9 +34,10 @@ def without_question(answer: str, question: str) -> str:
 
 def is_keyword_list(words: Words) -> bool:
     """Whether the answer is only fragments (keywords, arrows, slashes), with no sentence in it."""
-    if not words.tokens:
+    fragments = [fragment for fragment in _FRAGMENT_BREAK.split(words.text) if words_of(fragment).tokens]
+    if len(fragments) < 2:  # one short sentence is brief, not a list
         return False
-    for fragment in _FRAGMENT_BREAK.split(words.text):
+    for fragment in fragments:
         tokens = words_of(fragment).tokens
         cjk_chars = sum(len(token.written) for token in tokens if token.cjk)
         if len([token for token in tokens if not token.cjk]) >= _SENTENCE_WORDS or cjk_chars >= _SENTENCE_CJK_CHARS:
