@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 
 import snowballstemmer
 
@@ -89,10 +90,17 @@ def fold(word: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-@cache
+_THREAD = threading.local()
+
+
 def _stemmer(language: str) -> snowballstemmer.stemmer | None:
-    name = _STEMMERS.get(language)
-    return snowballstemmer.stemmer(name) if name else None
+    """This thread's stemmer for ``language``: a Snowball stemmer keeps state while it stems, so notebooks
+    graded side by side must not share one."""
+    stemmers = _THREAD.__dict__.setdefault("stemmers", {})
+    if language not in stemmers:
+        name = _STEMMERS.get(language)
+        stemmers[language] = snowballstemmer.stemmer(name) if name else None
+    return stemmers[language]
 
 
 @lru_cache(maxsize=200_000)
@@ -101,7 +109,10 @@ def stem(word: str, language: str) -> str:
     itself where no stemmer exists."""
     stemmer = _stemmer(language)
     folded = fold(word)
-    return stemmer.stemWord(folded) if stemmer else folded
+    if stemmer is None:
+        return folded
+    with _STEMMING:
+        return stemmer.stemWord(folded)
 
 
 @lru_cache(maxsize=1)
