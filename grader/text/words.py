@@ -109,10 +109,7 @@ def stem(word: str, language: str) -> str:
     itself where no stemmer exists."""
     stemmer = _stemmer(language)
     folded = fold(word)
-    if stemmer is None:
-        return folded
-    with _STEMMING:
-        return stemmer.stemWord(folded)
+    return stemmer.stemWord(folded) if stemmer else folded
 
 
 @lru_cache(maxsize=1)
