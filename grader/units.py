@@ -29,8 +29,9 @@ _PREFIX_NAMES = {
 
 def _spellings() -> dict[str, str]:
     """Every accepted lowercase spelling mapped to its canonical unit name: "mb", "mbyte", "megabytes"..."""
-    spellings = {"byte": "B", "bytes": "B"}
-    for prefixes, endings in ((_PREFIX_SYMBOLS, ("b", "byte", "bytes")), (_PREFIX_NAMES, ("byte", "bytes"))):
+    spellings = {"byte": "B", "bytes": "B", "octet": "B", "octets": "B"}
+    # French writes octets: Ko, Mo, Go, Mio, "mégaoctets"
+    for prefixes, endings in ((_PREFIX_SYMBOLS, ("b", "byte", "bytes", "o")), (_PREFIX_NAMES, ("byte", "bytes", "octet", "octets"))):
         for prefix, canonical in prefixes.items():
             spellings.update({f"{prefix}{ending}": f"{canonical}B" for ending in endings})
     return spellings

@@ -1,9 +1,9 @@
 """Which of the values a student wrote is their answer to one quantity.
 
 A value used as a factor in some working ("903,400 × 4 B") is not an answer while stated answers exist;
-a term of a sum ("2,800 + …") can be right but never competes with a right answer.
-A conclusion ("Answer:", "final", "in total") that gives the quantity decides it. Otherwise a right
-value counts unless every right value is hedged ("902,700 or 903,400") against a wrong one in the same
+a term of a sum ("2,800 + …") can be right but never competes with a right answer. When conclusions
+("Answer:", "final", "in total") give the quantity, the last of them decides. Otherwise a right value
+counts unless every right value is hedged ("902,700 or 903,400") against a wrong one in the same
 sentence. Two different answers earn nothing and are sent to review.
 """
 
@@ -70,21 +70,25 @@ def decide(
     competing = [s for s in competing if s.role is Role.ANSWER]
     if not matched and not competing:
         matched, competing = _sort_out([s for s in outer if s.role is Role.FACTOR], matches, competes)
-    final_right = [s for s in matched if s.conclusion]
-    final_wrong = [s for s in competing if s.conclusion]
-    if final_right or final_wrong:
-        if final_right and not final_wrong:
-            return Decision(final_right[-1], tuple(competing))
-        if final_right:
-            return Decision(None, tuple(final_wrong), _different(final_right[-1], final_wrong[-1], describe))
-        return Decision(None, tuple(final_wrong), _different(matched[-1], final_wrong[-1], describe) if matched else "")
-    unhedged = [s for s in matched if not (s.hedging and any(c.sentence == s.sentence for c in competing))]
+    hedged = [s for s in matched if s.hedging and any(c.sentence == s.sentence for c in competing)]
+    final = sorted((s for s in (*matched, *competing) if s.conclusion), key=_span)
+    if final:
+        last = final[-1]
+        if last in hedged:
+            return Decision(None, tuple(competing), _different(last, _hedge_of(last, competing), describe))
+        if last in matched:
+            return Decision(last, tuple(competing))
+        return Decision(None, tuple(competing), _different(matched[-1], last, describe) if matched else "")
+    unhedged = [s for s in matched if s not in hedged]
     if unhedged:
         return Decision(unhedged[-1], tuple(competing))
     if matched:
-        hedge = next(c for c in competing if c.sentence == matched[0].sentence)
-        return Decision(None, tuple(competing), _different(matched[0], hedge, describe))
+        return Decision(None, tuple(competing), _different(matched[0], _hedge_of(matched[0], competing), describe))
     return Decision(None, tuple(competing))
+
+
+def _hedge_of(statement: Statement[Found], competing: list[Statement[Found]]) -> Statement[Found]:
+    return next(c for c in competing if c.sentence == statement.sentence)
 
 
 def _different(first: Statement[Found], second: Statement[Found], describe: Callable[[Found], str]) -> str:

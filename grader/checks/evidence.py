@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -68,12 +69,35 @@ _TERM_BEFORE = re.compile(r"(?:\+|(?<![-=<])-|\bplus\b)[ \t]*\(?$", re.IGNORECAS
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|\n|[。！？；]")
 _PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
 _HEDGE = re.compile(r"\b(?:or|oder|ou|either|bzw)\b|或者|或|\s/\s", re.IGNORECASE)
+_ANNOUNCEMENT_WORDS = 4
 _CONCLUSION = re.compile(
-    r"\b(?:answers?|final|result|results|conclusion|summary|in total|in all|altogether|therefore|thus|"
-    r"ergebnis|antwort|insgesamt|fazit|somit|resposta|resultado|no total|ou seja|portanto|respuesta|"
-    r"en total|por lo tanto|réponse|résultat|au total|donc|jawaban|hasil)\b|答案|结果|总共|因此|所以|综上",
+    r"\b(?:answers?|final|conclusion|summary|in total|in all|altogether|"
+    r"ergebnis|antwort|insgesamt|fazit|resposta|resultado|no total|ou seja|respuesta|"
+    r"en total|réponse|résultat|au total|jawaban|hasil)\b|答案|结果|总共|综上",
     re.IGNORECASE,
 )
+
+
+def _table_header(text: str, position: int) -> str:
+    """The first row of the markdown table holding ``position`` ("" outside a table)."""
+    lines = text[:position].split("\n")
+    if not lines[-1].lstrip().startswith("|"):
+        return ""
+    rows = list(itertools.takewhile(lambda line: line.lstrip().startswith("|"), reversed(lines)))
+    return rows[-1]
+
+
+def _near(text: str, start: int, end: int, near: Sequence[str]) -> bool:
+    """The check's words stand near the value, or head the table column it sits in."""
+    header = _table_header(text, start)
+    return mentions_near(text, start, end, list(near)) or _source_mentions(header, near)
+
+
+def _in_conclusion(paragraph: str, previous: str) -> bool:
+    """Whether a paragraph states conclusions: it says so itself, or it follows a short paragraph that
+    announces them ("**Answers**", "Final answer:")."""
+    short = bool(previous.strip()) and len(previous.split()) <= _ANNOUNCEMENT_WORDS
+    return bool(_CONCLUSION.search(paragraph) or (short and _CONCLUSION.search(previous)))
 
 
 def _role(text: str, start: int, end: int) -> Role:
@@ -103,15 +127,16 @@ def statements_near(
         source_hit = block.kind == "output" and bool(near) and _source_mentions(block.source, near)
         for item in find(block.text):
             start, end = item.start, item.end  # type: ignore[attr-defined]
-            if near and not source_hit and not mentions_near(text, start, end, list(near)):
+            if near and not source_hit and not _near(text, start, end, near):
                 continue
             sentence_start, sentence_end = _bounds(_SENTENCE_END, text, start, end)
             paragraph_start, paragraph_end = _bounds(_PARAGRAPH_END, text, start, end)
+            heading_start, _ = _bounds(_PARAGRAPH_END, text, max(0, paragraph_start - 2), max(0, paragraph_start - 2))
             found.append(Statement(
                 item=item,
                 role=_role(text, start, end),
                 sentence=(index, sentence_start, sentence_end),
-                conclusion=bool(_CONCLUSION.search(text[paragraph_start:paragraph_end])),
+                conclusion=_in_conclusion(text[paragraph_start:paragraph_end], text[heading_start:paragraph_start]),
                 hedging=bool(_HEDGE.search(text, sentence_start, sentence_end)),
             ))
     return found

@@ -33,7 +33,8 @@ class IdeaReading:
 
     @property
     def credited(self) -> bool:
-        return bool(self.stated)
+        """Stated, and never denied: an answer that says an idea and also its negation has not given it."""
+        return bool(self.stated) and not self.negated
 
 
 def _is_cjk(text: str) -> bool:
@@ -83,17 +84,19 @@ def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[I
     cues = cues_for(language)
     contrast = [_term(term) for term in check.contrast]
     owners = _anchor_owner(words, check.concepts)
+    found = {concept.id: [match for phrasing_language, texts in concept.phrasings.items() for text in texts
+                          for match in find_phrasing(_compiled(text, phrasing_language), words)
+                          if _belongs_to(match, concept, words, owners)]
+             for concept in check.concepts}
+    spoken_for = frozenset(index for matches in found.values() for match in matches if match.phrasing.negative
+                           for index in match.tokens)
     readings = []
     for concept in check.concepts:
         stated: list[Match] = []
         negated: list[tuple[Match, str]] = []
-        for phrasing_language, texts in concept.phrasings.items():
-            for text in texts:
-                for match in find_phrasing(_compiled(text, phrasing_language), words):
-                    if not _belongs_to(match, concept, words, owners):
-                        continue
-                    cue = negation_before(match, words, cues, contrast)
-                    (negated.append((match, cue)) if cue else stated.append(match))
+        for match in found[concept.id]:
+            cue = negation_before(match, words, cues, contrast, spoken_for)
+            (negated.append((match, cue)) if cue else stated.append(match))
         readings.append(IdeaReading(concept, tuple(stated), tuple(negated)))
     return readings
 
@@ -135,9 +138,10 @@ def run_rubric(check: RubricCheck, blocks: list[AnswerBlock], question: str = ""
     review: list[str] = []
     notes: list[str] = []
     for reading in readings:
-        if reading.negated and not reading.credited:
+        if reading.negated:
             match, cue = reading.negated[0]
-            review.append(f"negated idea: {reading.concept.label} ({cue!r} in \"{_quoted(match, words)}\")")
+            kind = "idea both stated and negated" if reading.stated else "negated idea"
+            review.append(f"{kind}: {reading.concept.label} ({cue!r} in \"{_quoted(match, words)}\")")
     if language and language not in check.languages and language != "en":
         review.append(f"answer in {language_name(language)}, which this rubric has no phrasings for")
     if check.explain and score > 0 and is_keyword_list(words):

@@ -45,7 +45,8 @@ def _competes(shape: Shape, check: ShapeCheck, siblings: Sequence[ShapeCheck]) -
 
 def run_shape(check: ShapeCheck, blocks: list[AnswerBlock], siblings: Sequence[ShapeCheck] = ()) -> CheckResult:
     expected = format_shape(check.value)
-    statements = statements_near(blocks, find_shapes, check.near)
+    # A whole shape such as 25 × 38 × 400 is evidence enough wherever it stands.
+    statements = statements_near(blocks, find_shapes, ())
     if not statements:
         return CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, check.hint)
     decision = decide(

@@ -23,7 +23,8 @@ NEGATION_CUES: dict[str, frozenset[str]] = {
     "en": frozenset({"not", "no", "never", "cannot", "without", "neither", "nor", "none", "nothing", "nobody"}),
     "de": frozenset({"nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "ohne",
                      "weder", "nichts"}),
-    "fr": frozenset({"ne", "n", "pas", "jamais", "sans", "aucun", "aucune", "ni", "rien"}),
+    # "pas" alone is also a noun (a stride: "les pas et le pooling"), so French negation is read from "ne"/"n'"
+    "fr": frozenset({"ne", "n", "jamais", "sans", "aucun", "aucune", "ni", "rien"}),
     "es": frozenset({"no", "nunca", "sin", "ningun", "ninguna", "ninguno", "ni", "jamas", "nada"}),
     "pt": frozenset({"nao", "nunca", "sem", "nenhum", "nenhuma", "nem", "jamais", "nada"}),
     "it": frozenset({"non", "mai", "senza", "nessun", "nessuna", "nessuno", "ne", "niente"}),
@@ -31,6 +32,8 @@ NEGATION_CUES: dict[str, frozenset[str]] = {
     "zh": frozenset({"不", "没", "没有", "无", "无法", "不能", "不会", "不是", "并非", "非", "未", "不用", "不需要",
                      "不必", "毫无", "并不", "从不", "从未"}),
 }
+# "and" ends what a negation before it applies to: "no parameters and keeps the strongest value".
+COORDINATING = frozenset({"and", "und", "et", "e", "y", "dan", "和", "并且", "而且", "以及", "并"})
 # Words that follow a negation without negating the idea: "not only", "nicht nur", "não só"...
 _NOT_ONLY = frozenset({"only", "just", "merely", "nur", "bloss", "so", "apenas", "solo", "solamente",
                        "seulement", "que", "hanya", "仅", "只", "仅仅", "matter"})
@@ -152,13 +155,16 @@ def find_phrasing(phrasing: Phrasing, words: Words) -> list[Match]:
     return matches
 
 
-def negation_before(match: Match, words: Words, cues: frozenset[str], contrast: list[Phrasing]) -> str | None:
+def negation_before(
+    match: Match, words: Words, cues: frozenset[str], contrast: list[Phrasing], spoken_for: frozenset[int] = frozenset()
+) -> str | None:
     """The negation word that governs this match, or None.
 
-    A negation counts when it stands in the match's clause, at most a few words before it or between
-    its words, is not "not only", and the clause is not about the thing the answer contrasts with (a
-    dense network "does not share weights"). A phrasing that is negative itself ("no parameters") is
-    never negated again.
+    A negation counts when it stands in the match's clause, at most a few words before it (with no "and"
+    in between) or between its words; it is not "not only"; it is not part of another idea said
+    negatively (``spoken_for``: "no parameters and keeps the strongest value"); and the clause is not
+    about the thing the answer contrasts with (a dense network "does not share weights"). A phrasing
+    that is negative itself ("no parameters") is never negated again.
     """
     if match.phrasing.negative:
         return None
@@ -167,10 +173,12 @@ def negation_before(match: Match, words: Words, cues: frozenset[str], contrast: 
     start = max(0, match.first - NEGATION_REACH)
     for index in range(start, match.last + 1):
         token = tokens[index]
-        if token.clause != clause or index in match.tokens or token.folded not in cues:
+        if token.clause != clause or index in match.tokens or index in spoken_for or token.folded not in cues:
             continue
         following = tokens[index + 1].folded if index + 1 < len(tokens) else ""
         if following in _NOT_ONLY:
+            continue
+        if any(tokens[between].folded in COORDINATING for between in range(index + 1, match.first)):
             continue
         if _clause_mentions(words, clause, contrast):
             return None
