@@ -30,8 +30,10 @@ _PREFIX_NAMES = {
 def _spellings() -> dict[str, str]:
     """Every accepted lowercase spelling mapped to its canonical unit name: "mb", "mbyte", "megabytes"..."""
     spellings = {"byte": "B", "bytes": "B", "octet": "B", "octets": "B"}
-    # French writes octets: Ko, Mo, Go, Mio, "mégaoctets"
-    for prefixes, endings in ((_PREFIX_SYMBOLS, ("b", "byte", "bytes", "o")), (_PREFIX_NAMES, ("byte", "bytes", "octet", "octets"))):
+    # French writes octets: Ko, Mo, Go, Mio, "megaoctets"
+    symbol_endings = ("b", "byte", "bytes", "o")
+    name_endings = ("byte", "bytes", "octet", "octets")
+    for prefixes, endings in ((_PREFIX_SYMBOLS, symbol_endings), (_PREFIX_NAMES, name_endings)):
         for prefix, canonical in prefixes.items():
             spellings.update({f"{prefix}{ending}": f"{canonical}B" for ending in endings})
     return spellings
