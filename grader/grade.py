@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from grader.checks import CheckResult, run_text_check
+from grader.checks import CheckResult, credit_implied, run_text_check
 from grader.checks.model import ModelEvidence, run_model_check
 from grader.datasets import DatasetError
 from grader.device import kernel_environment
@@ -77,6 +77,7 @@ def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str
         evidence = run.model or ModelEvidence(None, not_run or "the model was not evaluated", "", None, None)
         result, metrics = run_model_check(check, evidence, blocks)
         results.append(result)
+    results = credit_implied(exercise.checks, results)
     if not_run == TRAINING_SKIPPED:
         scored = score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, [],
                                 metrics, status="skipped")

@@ -144,6 +144,8 @@ CASES = [
     (1, "Un CNN a beaucoup moins de paramètres grâce au partage des poids et aux connexions locales. Il reconnaît "
         "un motif n'importe où dans l'image, et ses couches forment une hiérarchie de caractéristiques simples "
         "vers complexes.", "full", False),
+    (1, "Una rete convoluzionale ha molti meno parametri perché condivide i pesi; riconosce un motivo ovunque "
+        "si trovi; gli strati formano una gerarchia di caratteristiche semplici e poi complesse.", "full", False),
     (5, "A LRN faz os neurônios mais ativados inibirem os vizinhos na mesma posição em mapas adjacentes, o que "
         "leva os mapas a se especializarem. Usa-se nas primeiras camadas, como na AlexNet, para generalizar "
         "melhor.", "full", False),
@@ -158,10 +160,10 @@ def test_free_text_graded_as_a_person_would(spec, write_notebook, number, answer
 
 
 def test_an_uncovered_language_is_sent_to_review_with_its_name(spec, write_notebook) -> None:
-    answer = ("Una rete convoluzionale ha molti meno parametri perché condivide i pesi e collega ogni neurone "
-              "solo a una piccola regione dell'immagine; riconosce un motivo ovunque si trovi.")
+    answer = ("Een convolutioneel netwerk heeft veel minder gewichten omdat elk neuron alleen naar een klein stukje "
+              "van het beeld kijkt en alle posities hetzelfde filter delen; het herkent een patroon overal.")
     exercise = _grade(spec, write_notebook, 1, answer)
-    assert exercise.review.needed and any("Italian" in reason for reason in exercise.review.reasons)
+    assert exercise.review.needed and any("Dutch" in reason for reason in exercise.review.reasons)
 
 
 def test_feedback_names_recognised_ideas(spec, write_notebook) -> None:

@@ -1,6 +1,7 @@
 """One module per kind of check; each takes a check and the answer blocks and returns a CheckResult."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from grader.checks.numeric import run_numeric
 from grader.checks.result import CheckResult
@@ -25,4 +26,18 @@ def run_text_check(
     return run_rubric(check, blocks, question)
 
 
-__all__ = ["CheckResult", "TextCheck", "run_text_check"]
+__all__ = ["CheckResult", "TextCheck", "credit_implied", "run_text_check"]
+
+
+def credit_implied(checks: Sequence[object], results: list[CheckResult]) -> list[CheckResult]:
+    """Give a figure the student did not state at all its points when the check that implies it passed
+    (a layer's parameter count inside a right total)."""
+    passed = {result.id for result in results if result.passed}
+    credited = []
+    for check, result in zip(checks, results, strict=True):
+        implied_by = getattr(check, "implied_by", None)
+        if implied_by in passed and not result.found and not result.passed:
+            result = replace(result, score=result.points, passed=True,
+                             message=f"{result.label}: not stated; implied by the right {implied_by}")
+        credited.append(result)
+    return credited

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from grader.checks.decision import decide
-from grader.checks.evidence import statements_near
+from grader.checks.evidence import Statement, statements_near
 from grader.checks.result import CheckResult
-from grader.extract import Number, find_numbers, number_matches
+from grader.extract import Number, find_numbers, find_shapes, number_matches
 from grader.notebook import AnswerBlock
 from grader.spec import NumericCheck
 from grader.units import convert
@@ -89,6 +89,13 @@ def _competes(number: Number, check: NumericCheck, siblings: Sequence[NumericChe
     return not any(_matched_target(number, other) or _log_distance(number, other) < distance for other in others)
 
 
+def _inside_shape(statement: Statement[Number], blocks: Sequence[AnswerBlock]) -> bool:
+    """Whether the number is a dimension of a written shape ("(25, 38, 400)", "3×3×3"), not a count."""
+    number = statement.item
+    shapes = find_shapes(blocks[statement.sentence[0]].text)
+    return any(shape.start <= number.start and number.end <= shape.end for shape in shapes)
+
+
 def _bits_note(candidates: Sequence[Number], check: NumericCheck) -> str:
     if check.unit is None:
         return ""
@@ -101,7 +108,7 @@ def _bits_note(candidates: Sequence[Number], check: NumericCheck) -> str:
 
 def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequence[NumericCheck] = ()) -> CheckResult:
     expected = format_value(check.value, check.unit)
-    statements = statements_near(blocks, find_numbers, check.near)
+    statements = [s for s in statements_near(blocks, find_numbers, check.near) if not _inside_shape(s, blocks)]
     if not statements:
         return CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, check.hint)
     decision = decide(
@@ -123,12 +130,12 @@ def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequen
     if decision.conflict:
         found = decision.competing[-1].item.text
         message = f"{check.label}: {decision.conflict}"
-    else:
-        pool = [s.item for s in decision.competing] or [s.item for s in statements]
-        main = _targets(check)[0]
-        closest = min(pool, key=lambda number: (_log_distance(number, check), number.unit != main.unit))
-        found = closest.text
+    elif decision.competing:
+        found = decision.competing[-1].item.text
         message = f"{check.label}: found {found}, expected {expected}"
-        message += _bits_note([number for block in blocks for number in find_numbers(block.text)], check)
+    else:
+        result = CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, check.hint)
+        bits = _bits_note([number for block in blocks for number in find_numbers(block.text)], check)
+        return replace(result, message=result.message + bits) if bits else result
     return CheckResult(check.id, check.label, check.kind, check.points, 0.0, False, expected, found, message,
                        check.hint, review=review)

@@ -160,6 +160,9 @@ def _check_rules(doc: _Located, exercise: dict[str, Any], where: FieldPath) -> l
                 )
         if check["kind"] == "rubric":
             problems += _rubric_rules(doc, check, at)
+        others = {other["id"] for other in exercise["checks"]} - {check["id"]}
+        if "implied_by" in check and check["implied_by"] not in others:
+            problems.append(doc.problem((*at, "implied_by"), "does not name another check of this exercise"))
     return problems
 
 
@@ -205,6 +208,7 @@ def _numeric(raw: dict[str, Any]) -> NumericCheck:
         alternatives=alternatives,
         key=raw.get("key"),
         hint=raw.get("hint", ""),
+        implied_by=raw.get("implied_by"),
     )
 
 

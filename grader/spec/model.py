@@ -19,7 +19,11 @@ class Alternative:
 
 @dataclass(frozen=True)
 class NumericCheck:
-    """A number (optionally with a memory unit) that must appear near some words."""
+    """A number (optionally with a memory unit) that must appear near some words.
+
+    ``implied_by`` names a check whose right answer implies this one (a layer's parameters in a right
+    total): when the student does not state this figure at all, that check's success earns it.
+    """
 
     id: str
     label: str
@@ -33,6 +37,7 @@ class NumericCheck:
     alternatives: tuple[Alternative, ...] = ()
     key: str | None = None
     hint: str = ""
+    implied_by: str | None = None
     kind: str = field(default="numeric", init=False)
 
 

@@ -13,7 +13,7 @@ import fnmatch
 from dataclasses import dataclass
 from enum import Enum
 
-from grader.text.words import Words, fold, stem, words_of
+from grader.text.words import Token, Words, fold, stem, words_of
 
 WORD_GAP = 4  # words allowed between the words of a phrasing (more for Chinese, whose words are short)
 CJK_GAP = 6
@@ -176,7 +176,7 @@ def negation_before(
         if token.clause != clause or index in match.tokens or index in spoken_for or token.folded not in cues:
             continue
         following = tokens[index + 1].folded if index + 1 < len(tokens) else ""
-        if following in _NOT_ONLY:
+        if following in _NOT_ONLY or _restrictive(tokens, index):
             continue
         if any(tokens[between].folded in COORDINATING for between in range(index + 1, match.first)):
             continue
@@ -184,6 +184,12 @@ def negation_before(
             return None
         return token.written
     return None
+
+
+def _restrictive(tokens: tuple[Token, ...], index: int) -> bool:
+    """French "ne … que" means "only": "il ne garde que la plus forte"."""
+    after = tokens[index + 1 : index + 4]
+    return tokens[index].folded in {"ne", "n"} and any(token.folded in {"que", "qu"} for token in after)
 
 
 def _clause_mentions(words: Words, clause: int, phrasings: list[Phrasing]) -> bool:
