@@ -1,7 +1,9 @@
 """Grading throughput: K copies of a small notebook with 1 and with N workers, and the grader's overhead
-per notebook over a bare ``jupyter nbconvert --execute`` of the same notebook.
+per notebook over a bare ``jupyter nbconvert --execute`` of the same notebook. With ``--cluster ADDRESS``
+(e.g. ``local:2``) the same batch is also graded on that Dask cluster and compared with N local workers:
+the start-up (until the first result) and the seconds per notebook after it.
 
-Usage: python bench/throughput.py [--copies K] [--workers N]
+Usage: python bench/throughput.py [--copies K] [--workers N] [--cluster ADDRESS]
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -35,10 +38,33 @@ def _time(command: list[str], cwd: Path) -> float:
     return time.monotonic() - started
 
 
+@dataclass(frozen=True)
+class BatchTiming:
+    """A graded batch: the whole command, and when its first and last results were printed."""
+
+    total: float
+    first: float
+    last: float
+
+    def per_notebook(self, copies: int) -> float:
+        """Seconds per notebook from the first result to the last (start-up left out)."""
+        return (self.last - self.first) / max(1, copies - 1)
+
+
+def _time_batch(command: list[str], cwd: Path) -> BatchTiming:
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    results = [time.monotonic() - started for line in process.stdout if line.startswith("[")]
+    if process.wait() or not results:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return BatchTiming(time.monotonic() - started, results[0], results[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=12)
     parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--cluster", help="also grade the batch on this Dask cluster (local:N or a scheduler address)")
     args = parser.parse_args()
     grader = [sys.executable, "-m", "grader", "grade", "-e", "1", "-e", "2", "-e", "4", "--force"]
     with tempfile.TemporaryDirectory() as root:
@@ -51,7 +77,10 @@ def main() -> None:
         single.mkdir()
         shutil.copy(folder / "s000.ipynb", single / "one.ipynb")
         serial = _time([*grader, str(folder), "-j", "1", "--out", "o1"], base)
-        parallel = _time([*grader, str(folder), "-j", str(args.workers), "--out", "oN"], base)
+        timed = _time_batch([*grader, str(folder), "-j", str(args.workers), "--out", "oN"], base)
+        parallel = timed.total
+        on_cluster = [*grader, str(folder), "--cluster", args.cluster, "--out", "oC"] if args.cluster else None
+        cluster = _time_batch(on_cluster, base) if on_cluster else None
         nbconvert = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                      "--output", "executed", str(single / "one.ipynb")]
         bare = statistics.median(_time(nbconvert, base) for _ in range(5))
@@ -59,6 +88,13 @@ def main() -> None:
     print(f"{args.copies} notebooks, 1 worker: {serial:.1f} s ({60 * args.copies / serial:.1f} notebooks/min)")
     print(f"{args.copies} notebooks, {args.workers} workers: {parallel:.1f} s "
           f"({60 * args.copies / parallel:.1f} notebooks/min), speed-up {serial / parallel:.2f}x")
+    if cluster is not None:
+        local, remote = timed.per_notebook(args.copies), cluster.per_notebook(args.copies)
+        print(f"{args.copies} notebooks, --cluster {args.cluster}: {cluster.total:.1f} s "
+              f"({60 * args.copies / cluster.total:.1f} notebooks/min); first result after {cluster.first:.1f} s "
+              f"({timed.first:.1f} s with {args.workers} local workers), then {remote:.2f} s per notebook "
+              f"({local:.2f} s locally): {remote - local:+.2f} s per notebook "
+              f"({100 * (remote - local) / local:+.0f} %)")
     print(f"one notebook, whole command, median of 5: grader {ours:.2f} s, jupyter nbconvert --execute {bare:.2f} s, "
           f"overhead {ours - bare:+.2f} s")
 
