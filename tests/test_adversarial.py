@@ -1,9 +1,9 @@
 """Hostile notebooks (``tests/adversarial/``) graded for real: each is contained and the rest is graded.
 
 Most cases run once, together with two good notebooks, in one batch through the ``grader`` command
-(``hostile_batch``); the good ones must score exactly as they do alone. Cases that need their own setting
-(TensorFlow, exercise 9, bad input files) grade on their own. Containment that only bubblewrap provides is
-skipped, with the reason, where bubblewrap cannot run.
+(``hostile_batch``), once per isolation tier that can run here; the good ones must score exactly as they do alone.
+Cases that need their own setting (TensorFlow, exercise 9, bad input files) grade on their own. Containment that
+the process-limits tier does not provide (files, network) is tested under bubblewrap and Landlock only.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ import psutil
 import pytest
 import yaml
 from conftest import CONCEPTUAL, DATA, REPO
+from interpreters import reachable_python, remove_venv
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.checks import CheckResult
 from grader.grade import GradeOptions, grade_notebook
-from grader.sandbox import isolation_available
+from grader.sandbox import Isolation
+from grader.sandbox.tiers import drop_blocked, unavailable_reason
 from grader.scoring import ExerciseResult, SubmissionResult
 from grader.spec import Limits, Spec, bundled_spec_path
 
@@ -59,24 +61,25 @@ finally:
 """
 
 
-def _bubblewrap() -> bool:
-    return isolation_available() == "bubblewrap"
+def _contains_files(tier: Isolation) -> bool:
+    return tier is not Isolation.RLIMITS
 
 
-def _fork_bomb_contained() -> bool:
-    """RLIMIT_NPROC does not apply to root, and only bubblewrap drops root to another user."""
-    return _bubblewrap() or os.geteuid() != 0
+def _fork_bomb_contained(tier: Isolation) -> bool:
+    """RLIMIT_NPROC does not apply to root: contained when the sandbox runs as a uid of its own (or not as root)."""
+    return tier is not Isolation.RLIMITS or os.geteuid() != 0 or not drop_blocked()
 
 
-def _needs_bubblewrap() -> None:
-    if not _bubblewrap():
-        pytest.skip("only bubblewrap contains this (it is missing or cannot create namespaces here)")
+def _needs_containment(batch: Batch) -> None:
+    if not _contains_files(batch.tier):
+        pytest.skip("process limits alone contain neither files nor the network (see the README's threat table)")
 
 
 @dataclass
 class Batch:
     """One ``grader grade`` run over the hostile notebooks and two good ones, and what it left behind."""
 
+    tier: Isolation
     scratch: Path
     results: dict[str, dict]
     alone: dict[str, dict]
@@ -107,10 +110,11 @@ def _place(source: Path, batch: Path, name: str) -> Path:
     return target
 
 
-def grader_cli(*args: str, cwd: Path, tmp: Path | None = None) -> tuple[subprocess.CompletedProcess[str], float]:
+def grader_cli(*args: str, cwd: Path, tmp: Path | None = None, python: Path = Path(sys.executable)
+               ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run ``grader`` in a child process (its workspaces in ``tmp``); return it and its own peak memory in MB."""
     env = {**os.environ, **({"TMPDIR": str(tmp)} if tmp else {})}
-    done = subprocess.run([sys.executable, "-c", _MEASURED_CLI, *args], cwd=cwd, env=env, capture_output=True,
+    done = subprocess.run([str(python), "-c", _MEASURED_CLI, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=900)
     line = next(line for line in done.stderr.splitlines() if line.startswith("max-rss-kib"))
     return done, int(line.split()[1]) / 1024
@@ -163,15 +167,15 @@ def scratch() -> Iterator[Path]:
         parent.rmdir()
 
 
-def _stage(scratch: Path, spec_path: Path, port: int, marker: str) -> tuple[Path, ...]:
+def _stage(scratch: Path, spec_path: Path, port: int, marker: str, tier: Isolation) -> tuple[Path, ...]:
     """Put one folder per student under ``scratch/batch``; return the good notebooks."""
     batch = scratch / "batch"
     good = (_place(DATA / "seed_style.ipynb", batch, "alice"), _place(ADVERSARIAL / "honest.ipynb", batch, "bob"))
     for case in RUNTIME_CASES:
         _place(ADVERSARIAL / f"{case}.ipynb", batch, case)
-    if _fork_bomb_contained():
+    if _fork_bomb_contained(tier):
         _place(ADVERSARIAL / "fork_bomb.ipynb", batch, "forked")
-    if _bubblewrap():
+    if _contains_files(tier):
         (_place(ADVERSARIAL / "network.ipynb", batch, "network").parent / "port.txt").write_text(str(port))
         mallory = _place(ADVERSARIAL / "escape.ipynb", batch, "mallory")
         (mallory.parent / "targets.json").write_text(json.dumps(_escape_targets(scratch, spec_path, marker)))
@@ -181,26 +185,59 @@ def _stage(scratch: Path, spec_path: Path, port: int, marker: str) -> tuple[Path
 
 
 @pytest.fixture(scope="module")
-def hostile_batch(scratch: Path) -> Iterator[Batch]:
+def reachable() -> Iterator[list[Path]]:
+    """The Python a dropped uid can run, made once for this module when the Landlock tier needs it."""
+    made: list[Path] = []
+    yield made
+    for python in made:
+        remove_venv(python)
+
+
+def _tier_python(tier: Isolation, reachable: list[Path]) -> Path:
+    """The Python to run the grader with under ``tier``; skip when the tier cannot run here."""
+    reason = unavailable_reason(tier)
+    if not reason:
+        return Path(sys.executable)
+    if tier is not Isolation.LANDLOCK or not reason.startswith("running as root"):
+        pytest.skip(reason)
+    if not reachable:
+        python = reachable_python()
+        if python is None:
+            pytest.skip(f"{reason}, and no system Python of this version is there to use instead")
+        reachable.append(python)
+    return reachable[0]
+
+
+@pytest.fixture(scope="module", params=list(Isolation), ids=str)
+def hostile_batch(request: pytest.FixtureRequest, scratch: Path, reachable: list[Path]) -> Iterator[Batch]:
+    tier = request.param
+    python = _tier_python(tier, reachable)
+    scratch = scratch / tier.value
+    scratch.mkdir()
+    scratch.chmod(0o755)
     spec_path = _spec_file(scratch / "spec", LIMITS)
     server = socket.create_server(("127.0.0.1", 0))
     marker = f"escaped-{os.getpid()}-{time.monotonic_ns()}"
-    good = _stage(scratch, spec_path, server.getsockname()[1], marker)
-    common = ("--spec", str(spec_path), *EXERCISES)
+    good = _stage(scratch, spec_path, server.getsockname()[1], marker, tier)
+    option = "none" if tier is Isolation.RLIMITS else tier.value
+    common = ("--spec", str(spec_path), "--isolation", option, *EXERCISES)
     alone = {}
     for notebook in good:
         single = scratch / f"alone-{notebook.stem}"
-        assert grader_cli("grade", str(notebook), "--out", str(single), *common, cwd=scratch)[0].returncode == 0
+        done, _ = grader_cli("grade", str(notebook), "--out", str(single), *common, cwd=scratch, python=python)
+        assert done.returncode == 0, done.stderr[-3000:]
         alone.update(_entries(single))
     batch, workspaces = scratch / "batch", scratch / "workspaces"
     workspaces.mkdir()
+    workspaces.chmod(0o755)
     before = _snapshot(batch)
-    done, rss = grader_cli("grade", str(batch), "--out", str(scratch / "out"), *common, cwd=scratch, tmp=workspaces)
+    done, rss = grader_cli("grade", str(batch), "--out", str(scratch / "out"), *common, cwd=scratch, tmp=workspaces,
+                           python=python)
     assert done.returncode == 0, done.stdout + done.stderr
     stray = [path for path in _escape_targets(scratch, spec_path, marker)["write"]
              if Path(path).exists() and not path.endswith(".ipynb")]
     try:
-        yield Batch(scratch, _entries(scratch / "out"), alone, rss, _survivors(str(workspaces)), server, before,
+        yield Batch(tier, scratch, _entries(scratch / "out"), alone, rss, _survivors(str(workspaces)), server, before,
                     _snapshot(batch), stray)
     finally:
         server.close()
@@ -243,8 +280,8 @@ def test_failing_cell_is_recorded_and_the_rest_graded(hostile_batch: Batch, case
 
 
 def test_fork_bomb_is_contained_and_leaves_no_process(hostile_batch: Batch) -> None:
-    if not _fork_bomb_contained():
-        pytest.skip("running as root without bubblewrap: RLIMIT_NPROC does not apply, so no fork bomb is run")
+    if not _fork_bomb_contained(hostile_batch.tier):
+        pytest.skip("running as root with process limits only: RLIMIT_NPROC does not apply, so no fork bomb is run")
     entry = hostile_batch.results["forked"]
     assert entry["seconds"] < LIMITS.notebook_timeout
     (error,) = _exercise(entry, 2)["errors"]
@@ -262,7 +299,7 @@ def test_huge_output_is_truncated_and_the_grader_stays_small(hostile_batch: Batc
 
 
 def test_no_network(hostile_batch: Batch) -> None:
-    _needs_bubblewrap()
+    _needs_containment(hostile_batch)
     entry = hostile_batch.results["network"]
     assert _check(_exercise(entry, 2), "total-params")["found"] == "903400"
     hostile_batch.server.setblocking(False)
@@ -271,13 +308,17 @@ def test_no_network(hostile_batch: Batch) -> None:
 
 
 def test_answer_keys_other_submissions_and_outputs_are_out_of_reach(hostile_batch: Batch) -> None:
-    _needs_bubblewrap()
+    _needs_containment(hostile_batch)
     found = _check(_exercise(hostile_batch.results["mallory"], 2), "total-params")["found"]
     readable = int(found) - 903400
     targets = json.loads((hostile_batch.scratch / "batch" / "mallory" / "targets.json").read_text())["read"]
     assert readable == 0, [path for bit, path in enumerate(targets) if readable >> bit & 1]
     assert hostile_batch.stray_writes == []
     assert hostile_batch.snapshot_after == hostile_batch.snapshot_before
+
+
+def test_every_result_names_its_tier(hostile_batch: Batch) -> None:
+    assert {entry["isolation"] for entry in hostile_batch.results.values()} == {hostile_batch.tier.value}
 
 
 def test_good_notebooks_score_as_they_do_alone(hostile_batch: Batch) -> None:
