@@ -90,6 +90,23 @@ def test_keycheck_catches_a_drifted_key(tmp_path: Path) -> None:
     assert done.returncode == 1 and "MISMATCH exercise 2 total-params" in done.stdout
 
 
+def test_isolation_option_runs_the_tier_asked_for_or_refuses(tmp_path: Path) -> None:
+    from grader.sandbox import Isolation
+    from grader.sandbox.tiers import unavailable_reason
+
+    for tier, option in [(Isolation.BUBBLEWRAP, "bubblewrap"), (Isolation.LANDLOCK, "landlock")]:
+        done = run("grade", str(DATA / "seed_style.ipynb"), "-e", "2", "--isolation", option, "--out", option,
+                   cwd=tmp_path)
+        if unavailable_reason(tier):
+            assert done.returncode == 2 and f"isolation {option}:" in done.stderr, done.stderr
+            continue
+        assert done.returncode == 0 and "NOT contained" not in done.stderr, done.stderr
+        (entry,) = json.loads((tmp_path / option / "results.json").read_text())["submissions"]
+        assert entry["isolation"] == option and entry["score"] == 12
+    done = run("check", str(DATA / "seed_style.ipynb"), "-e", "2", "--isolation", "none", cwd=tmp_path)
+    assert done.returncode == 0 and "NOT contained" in done.stderr
+
+
 def test_fallback_isolation_is_announced(tmp_path: Path) -> None:
     import os
 

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from grader import store
 from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_exit
+from grader.commands.isolation import IsolationOption, use_isolation
 from grader.formats.student import student_record
 from grader.student_check import all_passed, check_notebook, print_feedback
 
@@ -32,6 +33,7 @@ def check(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Also write OUT/results.json (scores and this feedback, no answers) and OUT/grades.csv "
         "(nothing is written without it).")] = None,
+    isolation: IsolationOption = None,
 ) -> None:
     """Run the grader's checks on NOTEBOOK and explain every lost point, without giving the answers.
 
@@ -44,6 +46,7 @@ def check(
     unknown = sorted(numbers - {item.number for item in loaded.exercises})
     if unknown:
         raise _usage_error(f"no exercise {', '.join(map(str, unknown))} in {loaded.path.name}")
+    use_isolation(isolation, executing=execute)
     with console.status(f"checking {escape(notebook.name)}"):
         result = check_notebook(notebook, loaded, tuple(sorted(numbers)), skip_training, execute,
                                 progress=lambda message: console.print(escape(message), highlight=False))
