@@ -14,7 +14,7 @@ from typing import Protocol
 
 from grader import store
 from grader.grade import GradeOptions, grade_notebook
-from grader.overrides import as_graded
+from grader.manual import as_graded
 from grader.sandbox import stop_all
 from grader.scoring import SubmissionResult, score_submission
 from grader.spec import Spec

@@ -22,6 +22,7 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.validator import ValidationError, validate
 
+from grader.budget import Budget, uniform
 from grader.runner import EPILOGUE_OUTPUT_BYTES, MAX_ERROR_CHARS, NOTEBOOK_OUTPUT_FACTOR, RunRequest
 from grader.sandbox import Limits as SandboxLimits
 from grader.sandbox import SandboxPolicy, SandboxResult, run_sandboxed, runtime_command
@@ -57,7 +58,10 @@ class Execution:
 
 @dataclass(frozen=True)
 class ExecutionOptions:
+    """How to run a notebook: the spec-wide limits, each cell's (default: those) and what the sandbox sees."""
+
     limits: Limits
+    budget: Budget | None = None
     hidden: tuple[Path, ...] = ()
     readonly: tuple[Path, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
@@ -219,7 +223,7 @@ def _executed_limit(source_bytes: int, cells: int, max_output_bytes: int) -> int
     return source_bytes + cells * _METADATA_BYTES_PER_CELL + outputs + _MB
 
 
-def _write_request(ran: NotebookNode, workspace: Workspace, limits: Limits, epilogue: str,
+def _write_request(ran: NotebookNode, workspace: Workspace, limits: Limits, budget: Budget, epilogue: str,
                    skip_cells: Sequence[int]) -> tuple[Path, int]:
     """Write the notebook to run and the runner's request; return the request and the most it can write back."""
     max_output_bytes = int(limits.max_output_mb * _MB)
@@ -229,26 +233,29 @@ def _write_request(ran: NotebookNode, workspace: Workspace, limits: Limits, epil
         notebook=str(workspace.out / "input.ipynb"),
         output=str(workspace.out / "executed.ipynb"),
         workdir=str(workspace.work),
-        cell_timeout=limits.cell_timeout,
+        cell_timeout=budget.default.timeout,
         max_output_bytes=max_output_bytes,
         epilogue=epilogue,
         epilogue_output=str(workspace.out / "epilogue.json"),
         skip_cells=tuple(skip_cells),
-        memory_bytes=limits.memory_mb * _MB,
+        memory_bytes=budget.default.memory_bytes,
+        cell_limits=tuple((index, cell.timeout, cell.memory_bytes, cell.group)
+                          for index, cell in sorted(budget.cells.items())),
+        group_seconds=tuple(sorted(budget.groups.items())),
     )
     path = workspace.out / "request.json"
     request.write(path)
     return path, _executed_limit(len(text.encode("utf-8")), len(ran.cells), max_output_bytes)
 
 
-def _policy(workspace: Workspace, options: ExecutionOptions) -> SandboxPolicy:
+def _policy(workspace: Workspace, options: ExecutionOptions, budget: Budget) -> SandboxPolicy:
     limits = options.limits
     return SandboxPolicy(
         workdir=workspace.root,
         readonly=options.readonly,
         hidden=options.hidden,
         limits=SandboxLimits(
-            memory_bytes=limits.memory_mb * _MB,
+            memory_bytes=budget.most_memory_bytes,
             max_processes=limits.max_processes,
             max_file_bytes=limits.max_file_mb * _MB,
         ),
@@ -284,20 +291,22 @@ def execute_notebook(
 ) -> Execution:
     """Run ``notebook`` with ``workspace.work`` as its folder, after the grader's set-up cells.
 
-    ``skip_cells`` (indices into ``notebook``) are left unexecuted; ``epilogue`` runs after the last cell.
+    ``skip_cells`` (indices into ``notebook``) are left unexecuted; ``epilogue`` runs after the last cell. Each
+    cell runs within its limits in ``options.budget`` (indices into ``notebook``), the run within its total.
     """
     limits = options.limits
+    budget = (options.budget or uniform(limits)).shifted(len(setup_sources))
     ran = _without_outputs(with_setup_cells(notebook, setup_sources))
     skipped = [index + len(setup_sources) for index in skip_cells]
-    request, most_written = _write_request(ran, workspace, limits, epilogue, skipped)
+    request, most_written = _write_request(ran, workspace, limits, budget, epilogue, skipped)
     started = time.monotonic()
-    result = run_sandboxed(runtime_command("grader.runner", str(request)), _policy(workspace, options),
-                           timeout=limits.notebook_timeout, stdout_limit=_MB)
+    result = run_sandboxed(runtime_command("grader.runner", str(request)), _policy(workspace, options, budget),
+                           timeout=budget.notebook_timeout, stdout_limit=_MB)
     seconds = time.monotonic() - started
     executed, problems = _results(workspace, ran, result, most_written)
     setup_cells, executed.cells = executed.cells[:len(setup_sources)], executed.cells[len(setup_sources):]
     problems += [_setup_problem(setup_cells), _truncation_note(executed, limits.max_output_mb)]
-    failures = _failures(executed, result.timed_out, limits.notebook_timeout)
+    failures = _failures(executed, result.timed_out, budget.notebook_timeout)
     max_epilogue = int(limits.max_output_mb * _MB) + EPILOGUE_OUTPUT_BYTES
     epilogue_output, _ = _read_untrusted(workspace.out / "epilogue.json", max_epilogue)
     return Execution(executed, tuple(failures), result.isolation, seconds,

@@ -38,6 +38,9 @@ def _superscript_to_power(match: re.Match[str]) -> str:
     return "^" + match.group().translate(_SUPERSCRIPT_DIGITS)
 
 
+_UNDERBRACE = re.compile(r"\\underbrace\s*\{([^{}]*)\}\s*_\s*\{([^{}]*)\}")
+
+
 def _unwrap_latex_groups(text: str) -> str:
     """``\\text{a}`` -> ``a`` and ``\\frac{a}{b}`` -> ``a/b``, innermost first, until none is left."""
     previous = None
@@ -59,6 +62,7 @@ def normalize(text: str) -> str:
     """
     text = _UNICODE_SPACES.sub(" ", text).replace("\u2212", "-")
     text = _SUPERSCRIPT_RUN.sub(_superscript_to_power, text)
+    text = _UNDERBRACE.sub(r"\1 = \2", text)
     text = _unwrap_latex_groups(text)
     text = _ESCAPED_SYMBOL.sub(r"\1", text)
     text = _TIMES.sub(" x ", text)

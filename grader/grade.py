@@ -9,6 +9,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
+from grader.budget import plan
 from grader.checks import CheckResult, credit_implied, run_text_check
 from grader.checks.model import ModelEvidence, run_model_check
 from grader.datasets import DatasetError
@@ -115,14 +116,17 @@ def _execute(path: Path, notebook: NotebookNode, spec: Spec, options: GradeOptio
     workspace = create_workspace(path)
     try:
         write_files(preparation, workspace.work)
+        limits = options.limits or spec.limits
+        skipped = _skipped_cells(sections, wanted)
         execution_options = ExecutionOptions(
-            limits=options.limits or spec.limits,
+            limits=limits,
+            budget=plan(notebook, limits, spec.exercises, sections, skipped, len(preparation.setup_sources)),
             hidden=options.hidden,
             readonly=preparation.readonly,
             env=tuple(kernel_environment(options.device).items()),
         )
-        execution = execute_notebook(notebook, workspace, execution_options, preparation.setup_sources,
-                                     _skipped_cells(sections, wanted), preparation.epilogue)
+        execution = execute_notebook(notebook, workspace, execution_options, preparation.setup_sources, skipped,
+                                     preparation.epilogue)
         model = None
         if task is not None and not task.blocked:
             seconds = section_seconds(execution.notebook, sections.get(task.exercise.number, []))

@@ -16,6 +16,7 @@ behind killed; a dead or misbehaving kernel is replaced by a fresh one for the c
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import sys
@@ -59,6 +60,8 @@ class RunRequest:
     epilogue_output: str = ""
     skip_cells: tuple[int, ...] = ()
     memory_bytes: int = 0
+    cell_limits: tuple[tuple[int, float, int, int], ...] = ()  # (cell index, seconds, memory bytes, exercise)
+    group_seconds: tuple[tuple[int, float], ...] = ()  # (exercise, seconds all its cells may use together)
 
     @classmethod
     def read(cls, path: Path) -> RunRequest:
@@ -198,7 +201,11 @@ class Runner:
         self.cell_count = len(self.notebook.cells)
         self.next_save = 0.0
         self.client: CappedClient | None = None
-        self.memory = MemoryWatch(request.memory_bytes, self._kernel_pid)
+        self.memory = MemoryWatch(max([request.memory_bytes, *(cell[2] for cell in request.cell_limits)]),
+                                  self._kernel_pid)
+        self.cell_limits = {int(index): (float(seconds), int(memory), int(group))
+                            for index, seconds, memory, group in request.cell_limits}
+        self.time_left = {int(group): float(seconds) for group, seconds in request.group_seconds}
 
     def _client(self) -> CappedClient:
         timeout = max(1, int(self.request.cell_timeout))
@@ -262,9 +269,26 @@ class Runner:
                 else:
                     self._run_epilogue(client)
 
+    def _limit(self, client: CappedClient, index: int) -> int:
+        """Set the cell's time and memory limits; return its exercise (0: none)."""
+        seconds, memory, group = self.cell_limits.get(index, (self.request.cell_timeout, self.request.memory_bytes, 0))
+        left = self.time_left.get(group, float("inf"))
+        allowed = max(1, math.ceil(min(seconds, left)))
+        limit = f"its {allowed} s limit" if seconds <= left else f"the {allowed} s left of exercise {group}'s time"
+        client.timeout = allowed
+        client.error_on_timeout = {"ename": TIMEOUT_ENAME, "evalue": f"the cell ran past {limit}"}
+        self.memory.limit = memory
+        return group
+
     def _execute(self, client: CappedClient, cell: Any, index: int) -> bool:
         """Run one cell; False when its kernel is gone or unusable (it died, crashed or broke the protocol)."""
+        group = self._limit(client, index)
+        if self.time_left.get(group, 1) <= 0:
+            error = f"exercise {group}'s time ran out before this cell"
+            cell.metadata["grader"] = {"status": "timeout", "error": error}
+            return True
         client.start_cell()
+        started = time.monotonic()
         try:
             client.execute_cell(cell, index)
         except Exception as error:  # DeadKernelError, or whatever a kernel sending garbage makes nbclient raise
@@ -272,6 +296,9 @@ class Runner:
             self._kill_kernel_processes(spare_kernel=True)
             self._save(force=True)
             return False
+        finally:
+            if group in self.time_left:
+                self.time_left[group] -= time.monotonic() - started
         outcome = cell.metadata.get("grader")  # none for a cell holding only blanks, which is not run
         if outcome is not None and client.truncated:
             outcome["truncated"] = True
@@ -289,7 +316,7 @@ class Runner:
         name = type(error).__name__
         if self.memory.fired:
             self.memory.fired = False
-            limit = self.request.memory_bytes / 1024**2
+            limit = self.memory.limit / 1024**2
             return f"{name}: the kernel and its processes used more than {limit:g} MB together and were killed"
         return f"{name}: {DEAD_KERNEL}" if isinstance(error, DeadKernelError) else f"{name}: the kernel failed: {error}"
 
@@ -304,6 +331,7 @@ class Runner:
         if not self.request.epilogue:
             return
         self._save(force=True)
+        self._limit(client, -1)
         cell = nbformat.v4.new_code_cell(self.request.epilogue)
         self.notebook.cells.append(cell)
         client.start_cell(minimum=EPILOGUE_OUTPUT_BYTES)

@@ -42,17 +42,22 @@ def _outermost(statements: Sequence[Statement[Found]]) -> list[Statement[Found]]
 
 
 def _sort_out(
-    statements: list[Statement[Found]], matches: Callable[[Found], bool], competes: Callable[[Found], bool]
+    statements: list[Statement[Found]],
+    matches: Callable[[Found], bool],
+    competes: Callable[[Found], bool],
+    explained: Callable[[Found], bool],
 ) -> tuple[list[Statement[Found]], list[Statement[Found]]]:
     """The right values, and the wrong ones that answer the same quantity; a value read two ways
-    ("903.400") is right when either reading is."""
+    ("903.400") is right when either reading is, and competes when either reading does and neither is
+    the right answer to another quantity (``explained``)."""
     right_spans = {_span(s) for s in statements if matches(s.item)}
     matched = [s for s in statements if _span(s) in right_spans and matches(s.item)]
     by_span: dict[tuple[int, int, int], list[Statement[Found]]] = {}
     for statement in statements:
         by_span.setdefault(_span(statement), []).append(statement)
-    competing = [readings[0] for span, readings in by_span.items()
-                 if span not in right_spans and all(competes(s.item) for s in readings)]
+    competing = [next(s for s in readings if competes(s.item)) for span, readings in by_span.items()
+                 if span not in right_spans and any(competes(s.item) for s in readings)
+                 and not any(explained(s.item) for s in readings)]
     return matched, competing
 
 
@@ -61,15 +66,16 @@ def decide(
     matches: Callable[[Found], bool],
     competes: Callable[[Found], bool],
     describe: Callable[[Found], str],
+    explained: Callable[[Found], bool] = lambda _: False,
 ) -> Decision[Found]:
     """Pick the answer among ``statements``: ``matches`` says a value is right, ``competes`` that a wrong
     value answers this same quantity (rather than another one of the exercise). Terms of some working
     count only when no stated answer gives the quantity."""
     outer = _outermost(statements)
-    matched, competing = _sort_out([s for s in outer if s.role is not Role.FACTOR], matches, competes)
+    matched, competing = _sort_out([s for s in outer if s.role is not Role.FACTOR], matches, competes, explained)
     competing = [s for s in competing if s.role is Role.ANSWER]
     if not matched and not competing:
-        matched, competing = _sort_out([s for s in outer if s.role is Role.FACTOR], matches, competes)
+        matched, competing = _sort_out([s for s in outer if s.role is Role.FACTOR], matches, competes, explained)
     hedged = [s for s in matched if s.hedging and any(c.sentence == s.sentence for c in competing)]
     final = sorted((s for s in (*matched, *competing) if s.conclusion), key=_span)
     if final:

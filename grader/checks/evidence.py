@@ -68,15 +68,17 @@ _TERM_AFTER = re.compile(r"[ \t]*(?:[+=]|-(?!>)|\bplus\b)[ \t]*[\d(]", re.IGNORE
 _TERM_BEFORE = re.compile(r"(?:\+|(?<![-=<])-|\bplus\b)[ \t]*\(?$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|\n|[。！？；]")
 _PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
-_HEDGE = re.compile(r"\b(?:or|oder|ou|either|bzw|between|zwischen|entre|antara|oppure|tra)\b|或者|或|之间|\s/\s",
+_HEDGE = re.compile(r"\b(?:or|oder|ou|either|bzw|between|zwischen|entre|antara|atau|oppure|tra)\b|或者|或|之间|\s/\s",
                     re.IGNORECASE)
 _ANNOUNCEMENT_WORDS = 4
 _NEAR_WINDOW = 120  # characters either side of a value, within its paragraph
 _OPENING_CHARS = 40  # the start of a paragraph that labels what follows
+_LABEL_WORDS = 3
+_WORD = re.compile(r"[^\W\d_]{3,}")
 _CONCLUSION = re.compile(
     r"\b(?:answers?|final\w*|conclusion|summary|in total|in all|altogether|"
     r"ergebnis|antwort|insgesamt|fazit|resposta|resultado|no total|ou seja|respuesta|"
-    r"en total|réponse|résultat|au total|jawaban|hasil|risposta|riassunto|in tutto)\b|答案|结果|总共|综上",
+    r"en total|réponse|résultat|au total|jawaban|hasil|risposta|riassunto|in tutto)\b|答|结果|总共|综上",
     re.IGNORECASE,
 )
 
@@ -93,8 +95,11 @@ def _table_header(text: str, position: int) -> str:
 def _near(text: str, start: int, end: int, near: Sequence[str]) -> bool:
     """The check's words stand near the value, head the table it sits in, or open its paragraph
     ("Single prediction: … ≈ 12.6 MB")."""
-    paragraph_start, _ = _bounds(_PARAGRAPH_END, text, start, end)
+    paragraph_start, paragraph_end = _bounds(_PARAGRAPH_END, text, start, end)
     opening = text[paragraph_start : paragraph_start + _OPENING_CHARS]
+    if len(_WORD.findall(text[paragraph_start:paragraph_end])) < _LABEL_WORDS:  # a formula labelled just above
+        previous_start, _ = _bounds(_PARAGRAPH_END, text, max(0, paragraph_start - 2), max(0, paragraph_start - 2))
+        opening += " " + text[previous_start : previous_start + _OPENING_CHARS]
     return (mentions_near(text, start, end, list(near), window=_NEAR_WINDOW)
             or _source_mentions(_table_header(text, start), near) or _source_mentions(opening, near))
 

@@ -116,6 +116,7 @@ def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequen
         matches=lambda number: _matched_target(number, check) is not None,
         competes=lambda number: _competes(number, check, siblings),
         describe=lambda number: number.text,
+        explained=lambda number: any(_matched_target(number, other) for other in siblings if other.id != check.id),
     )
     review = (f"{check.label}: {decision.conflict}",) if decision.conflict else ()
     if decision.accepted is not None:

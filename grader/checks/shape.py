@@ -54,6 +54,8 @@ def run_shape(check: ShapeCheck, blocks: list[AnswerBlock], siblings: Sequence[S
         matches=lambda shape: shape_matches(shape.dims, check.value),
         competes=lambda shape: _competes(shape, check, siblings),
         describe=lambda shape: shape.text,
+        explained=lambda shape: any(shape_matches(shape.dims, other.value) for other in siblings
+                                    if other.id != check.id),
     )
     review = (f"{check.label}: {decision.conflict}",) if decision.conflict else ()
     if decision.accepted is not None:

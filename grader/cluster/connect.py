@@ -75,6 +75,8 @@ def open_cluster(address: str, mnist: tuple[tuple[str, bytes], ...] = ()) -> Ite
             raise ClusterError(f"--cluster {address}: a worker cannot grade: {error}") from None
         yield Cluster(client, local is not None)
     finally:
+        if client.status != "running":  # the scheduler is gone: closing would only log its failed reconnection
+            logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
         client.close()
         if local is not None:
             local.close()

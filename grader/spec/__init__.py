@@ -7,6 +7,7 @@ from grader.spec.model import (
     Concept,
     ConvLayer,
     Exercise,
+    ExerciseLimits,
     Limits,
     ModelAccuracyCheck,
     NumericCheck,
@@ -17,7 +18,7 @@ from grader.spec.model import (
 )
 
 __all__ = [
-    "Alternative", "Check", "Concept", "ConvLayer", "Exercise", "Limits", "ModelAccuracyCheck",
+    "Alternative", "Check", "Concept", "ConvLayer", "Exercise", "ExerciseLimits", "Limits", "ModelAccuracyCheck",
     "NumericCheck", "ReferenceNetwork", "RubricCheck", "ShapeCheck", "Spec", "SpecError", "SpecProblem",
     "bundled_spec_path", "load_spec",
 ]

@@ -22,6 +22,7 @@ from grader.spec.model import (
     Concept,
     ConvLayer,
     Exercise,
+    ExerciseLimits,
     Limits,
     ModelAccuracyCheck,
     NumericCheck,
@@ -258,6 +259,7 @@ def _build(file: Path, data: dict[str, Any]) -> Spec:
             points=raw["points"],
             checks=tuple(_check(check) for check in raw["checks"]),
             reference_network=_network(raw["reference_network"]) if "reference_network" in raw else None,
+            limits=ExerciseLimits(**raw.get("limits", {})),
         )
         for raw in sorted(data["exercises"], key=lambda raw: raw["number"])
     )

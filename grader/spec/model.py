@@ -141,6 +141,19 @@ class ReferenceNetwork:
 
 
 @dataclass(frozen=True)
+class ExerciseLimits:
+    """One exercise's own limits; each one left out is the spec-wide value.
+
+    ``cell_timeout`` applies to each of its cells, ``timeout`` to all its cells together (default: its cells'
+    limits added up), ``memory_mb`` to the kernel's processes together while its cells run.
+    """
+
+    cell_timeout: float | None = None
+    timeout: float | None = None
+    memory_mb: int | None = None
+
+
+@dataclass(frozen=True)
 class Exercise:
     number: int
     id: str
@@ -149,11 +162,15 @@ class Exercise:
     points: float
     checks: tuple[Check, ...]
     reference_network: ReferenceNetwork | None = None
+    limits: ExerciseLimits = ExerciseLimits()
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Execution limits a spec may set; the CLI may override them."""
+    """Execution limits a spec may set, the defaults for every exercise; the CLI may override them.
+
+    ``notebook_timeout`` caps the whole run, which otherwise gets what its exercises may use added up.
+    """
 
     cell_timeout: float = 600.0
     notebook_timeout: float = 3600.0

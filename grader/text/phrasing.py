@@ -34,6 +34,8 @@ NEGATION_CUES: dict[str, frozenset[str]] = {
 }
 # "and" ends what a negation before it applies to: "no parameters and keeps the strongest value".
 COORDINATING = frozenset({"and", "und", "et", "e", "y", "dan", "和", "并且", "而且", "以及", "并"})
+# Words that make what follows a term of comparison: "than a dense network", "比 DNN".
+COMPARATIVE = frozenset({"than", "als", "que", "do", "da", "dari", "daripada", "di", "比"})
 # Words that follow a negation without negating the idea: "not only", "nicht nur", "não só"...
 _NOT_ONLY = frozenset({"only", "just", "merely", "nur", "bloss", "so", "apenas", "solo", "solamente",
                        "seulement", "que", "hanya", "仅", "只", "仅仅", "matter"})
@@ -142,17 +144,21 @@ def _windows(positions: list[list[int]], width: int) -> list[tuple[int, ...]]:
 
 
 def find_phrasing(phrasing: Phrasing, words: Words) -> list[Match]:
-    """Every place in the answer where the phrasing is said (one match per sentence at most)."""
+    """Every place in the answer where the phrasing is said: in each sentence, the tightest windows that do
+    not overlap."""
     matches: list[Match] = []
     for sentence in words.sentences():
         positions = [_part_positions(part, words, phrasing.language, sentence) for part in phrasing.parts]
         if not all(positions):
             continue
         windows = _windows(sorted(positions, key=len), len(phrasing.parts) + phrasing.gap)
-        if windows:
-            best = min(windows, key=lambda chosen: max(chosen) - min(chosen))
-            matches.append(Match(phrasing, tuple(sorted(best))))
-    return matches
+        used: set[int] = set()
+        for chosen in sorted(windows, key=lambda chosen: max(chosen) - min(chosen)):
+            span = set(range(min(chosen), max(chosen) + 1))
+            if not span & used:
+                used |= span
+                matches.append(Match(phrasing, tuple(sorted(chosen))))
+    return sorted(matches, key=lambda match: match.first)
 
 
 def negation_before(
@@ -193,8 +199,12 @@ def _restrictive(tokens: tuple[Token, ...], index: int) -> bool:
 
 
 def _clause_mentions(words: Words, clause: int, phrasings: list[Phrasing]) -> bool:
-    indices = [i for i, token in enumerate(words.tokens) if token.clause == clause]
-    if not indices:
-        return False
-    inside = set(indices)
-    return any(set(match.tokens) <= inside for phrasing in phrasings for match in find_phrasing(phrasing, words))
+    """Whether one of the phrasings is said in the clause as what is negated about ("a dense network does
+    not …"), not as a term of comparison ("… no fewer than a dense network")."""
+    inside = {i for i, token in enumerate(words.tokens) if token.clause == clause}
+    for phrasing in phrasings:
+        for match in find_phrasing(phrasing, words):
+            compared = any(words.tokens[i].folded in COMPARATIVE for i in range(max(0, match.first - 2), match.first))
+            if set(match.tokens) <= inside and not compared:
+                return True
+    return False

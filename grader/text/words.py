@@ -37,6 +37,7 @@ _PIECES = re.compile(
       (?P<dims>\d+[ \t]*[xX][ \t]*\d+)                # 1x1, 3 x 3
     | (?P<number>\d+(?:[.,]\d+)*)
     | (?P<cjk>[\u3400-\u9fff\uf900-\ufaff]+)
+    | (?P<arrow>[↓↑])                                  # notes: "batch ↓", "stride ↑"
     | (?P<word>[^\W\d_]+(?:['’][^\W\d_]+)*)
     | (?P<sentence_end>[.!?;](?=\s|$)|\n|[。！？；]|->|=>|→|⇒|\u2192)
     | (?P<clause_end>[,:/()\[\]，、：（）|]|\s[-–—]\s)
@@ -149,6 +150,9 @@ def words_of(text: str) -> Words:
                     clause += 1
                 tokens.append(Token(part, part, offset, offset + len(part), sentence, clause, cjk=True))
                 offset += len(part)
+            continue
+        if kind == "arrow":
+            tokens.append(Token(piece, piece, match.start(), match.end(), sentence, clause))
             continue
         if kind == "dims":
             written = re.sub(r"[ \t]*[xX][ \t]*", "x", piece)
