@@ -280,6 +280,14 @@ def test_ctrl_c_cancels_the_rest_and_keeps_what_was_written(tmp_path: Path) -> N
     assert not [child for child in descendants if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
 
 
+def test_cluster_usage_errors(tmp_path: Path) -> None:
+    shutil.copy(DATA / "seed_style.ipynb", tmp_path / "one.ipynb")
+    both = _run([*GRADER, "one.ipynb", "--cluster", "local:1", "-j", "2"], tmp_path)
+    assert both.returncode == 2 and "--workers sets local grading" in both.stderr
+    empty = _run([*GRADER, "one.ipynb", "--cluster", "local:0"], tmp_path)
+    assert empty.returncode == 2 and "at least one worker" in empty.stderr
+
+
 def test_without_cluster_nothing_of_dask_is_imported(tmp_path: Path) -> None:
     shutil.copy(DATA / "seed_style.ipynb", tmp_path / "one.ipynb")
     probe = ("import sys, runpy; sys.argv = ['grader', 'grade', 'one.ipynb', '--no-execute', '-e', '2']\n"
