@@ -31,6 +31,7 @@ from grader.cluster.plugin import fill_mnist
 from grader.datasets import ensure_mnist
 from grader.datasets.cache import mnist_dir
 from grader.datasets.catalog import MNIST_FILES
+from grader.device import kernel_environment
 from grader.spec import bundled_spec_path
 
 pytest.importorskip("distributed")
@@ -69,7 +70,8 @@ def _slow_class(root: Path, size: int, seconds: float) -> Path:
     for index in range(size):
         notebook = new_notebook(cells=[
             new_markdown_cell("## 1. CNNs\nWeight sharing and local receptive fields."),
-            new_code_cell(f"import time\ntime.sleep({seconds})\nprint('student {index}')"),
+            new_code_cell(f"import os, time\ntime.sleep({seconds})\n"
+                          f"print('student {index}, GPUs:', os.environ.get('CUDA_VISIBLE_DEVICES'))"),
         ])
         nbformat.write(notebook, folder / f"s{index}.ipynb")
     return folder
@@ -207,6 +209,7 @@ def test_gpu_tasks_run_only_on_gpu_workers_and_workers_get_mnist(tmp_path: Path,
     spec = _gpu_spec(tmp_path)
     caches = {"gpu": tmp_path / "gpu-cache", "cpu": tmp_path / "cpu-cache"}
     worker_env = {name: {"CNN_GRADER_CACHE": str(cache)} for name, cache in caches.items()}
+    worker_env["gpu"]["CUDA_VISIBLE_DEVICES"] = "0"  # as dask cuda worker assigns each worker its GPU
     driver = {**os.environ, "CNN_GRADER_CACHE": str(verified_mnist)}
     with dask_cluster(tmp_path, {"gpu": ["--resources", "GPU=1"], "cpu": []}, worker_env=worker_env) as cluster:
         model = _run([*GRADER, str(folder), "--spec", str(spec), "-e", "1", "-e", "9", "--cluster", cluster.address,
@@ -217,6 +220,7 @@ def test_gpu_tasks_run_only_on_gpu_workers_and_workers_get_mnist(tmp_path: Path,
     assert model.returncode == prose.returncode == 0, model.stderr + prose.stderr
     placed = [_worker(sub) for sub in _submissions(tmp_path / "model")]
     assert len(placed) == 4 and all(worker.startswith("gpu ") for worker in placed)
+    assert all("GPUs: 0" in sub["exercises"][0]["answer"] for sub in _submissions(tmp_path / "model"))
     ninth = [sub["exercises"][1] for sub in _submissions(tmp_path / "model")]
     assert all(exercise["status"] == "error" and "GPU required" in exercise["errors"][0] for exercise in ninth)
     assert {_worker(sub).split(" ")[0] for sub in _submissions(tmp_path / "prose")} <= {"gpu", "cpu"}
@@ -278,6 +282,15 @@ def test_ctrl_c_cancels_the_rest_and_keeps_what_was_written(tmp_path: Path) -> N
     assert [Path(sub["path"]).name for sub in _submissions(tmp_path / "out")] == ["s0.ipynb"]
     time.sleep(1)
     assert not [child for child in descendants if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_worker_s_gpu_assignment_reaches_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dask cuda worker`` gives each worker one GPU through CUDA_VISIBLE_DEVICES; its notebooks see only that."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    assert kernel_environment("auto") == kernel_environment("gpu") == {"CUDA_VISIBLE_DEVICES": "3"}
+    assert kernel_environment("cpu") == {"CUDA_VISIBLE_DEVICES": "-1"}
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert kernel_environment("auto") == {}
 
 
 def test_cluster_usage_errors(tmp_path: Path) -> None:
