@@ -25,16 +25,19 @@ from grader.text.words import Words, words_of
 
 @dataclass(frozen=True)
 class IdeaReading:
-    """What the answer says of one idea: where it is stated, and negations that kept it from counting."""
+    """What the answer says of one idea: where it is stated, negations and wrong claims that kept it
+    from counting."""
 
     concept: Concept
     stated: tuple[Match, ...]
     negated: tuple[tuple[Match, str], ...]
+    wrong: tuple[Match, ...] = ()
 
     @property
     def credited(self) -> bool:
-        """Stated, and never denied: an answer that says an idea and also its negation has not given it."""
-        return bool(self.stated) and not self.negated
+        """Stated, never denied and not mixed with a known wrong claim about it: an answer that says an
+        idea and also its negation, or attributes a wrong one to its subject, has not given it."""
+        return bool(self.stated) and not self.negated and not self.wrong
 
 
 def _is_cjk(text: str) -> bool:
@@ -62,21 +65,17 @@ def _anchor_owner(words: Words, concepts: tuple[Concept, ...]) -> dict[int, str]
 
 
 def _belongs_to(match: Match, concept: Concept, words: Words, owners: dict[int, str]) -> bool:
-    """Whether an idea with ``about`` names is said of its own subject: the last name mentioned before it
-    is its own, or its own name stands in the same sentence with no other name in between."""
+    """Whether an idea with ``about`` names is said of its own subject: the nearest name in its sentence
+    is its own, or, with no name in the sentence, the last name mentioned before it."""
     if not concept.about:
         return True
-    before = [index for index in owners if index <= match.first]
-    if before and owners[max(before)] == concept.id:
-        return True
     sentence = words.tokens[match.first].sentence
-    for index, owner in owners.items():
-        if owner != concept.id or words.tokens[index].sentence != sentence:
-            continue
-        low, high = sorted((index, match.first))
-        if not any(low < other < high and owners[other] != concept.id for other in owners):
-            return True
-    return False
+    in_sentence = [index for index in owners if words.tokens[index].sentence == sentence]
+    if in_sentence:
+        nearest = min(in_sentence, key=lambda index: (abs(index - match.first), index > match.first))
+        return owners[nearest] == concept.id
+    before = [index for index in owners if index <= match.first]
+    return bool(before) and owners[max(before)] == concept.id
 
 
 def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[IdeaReading]:
@@ -84,10 +83,7 @@ def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[I
     cues = cues_for(language)
     contrast = [_term(term) for term in check.contrast]
     owners = _anchor_owner(words, check.concepts)
-    found = {concept.id: [match for phrasing_language, texts in concept.phrasings.items() for text in texts
-                          for match in find_phrasing(_compiled(text, phrasing_language), words)
-                          if _belongs_to(match, concept, words, owners)]
-             for concept in check.concepts}
+    found = {concept.id: _said(concept, concept.phrasings, words, owners) for concept in check.concepts}
     spoken_for = frozenset(index for matches in found.values() for match in matches if match.phrasing.negative
                            for index in match.tokens)
     readings = []
@@ -97,8 +93,17 @@ def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[I
         for match in found[concept.id]:
             cue = negation_before(match, words, cues, contrast, spoken_for)
             (negated.append((match, cue)) if cue else stated.append(match))
-        readings.append(IdeaReading(concept, tuple(stated), tuple(negated)))
+        wrong = [match for match in _said(concept, concept.wrong, words, owners)
+                 if not negation_before(match, words, cues, contrast, spoken_for)]
+        readings.append(IdeaReading(concept, tuple(stated), tuple(negated), tuple(wrong)))
     return readings
+
+
+def _said(concept: Concept, phrasings: dict[str, tuple[str, ...]], words: Words, owners: dict[int, str]) -> list[Match]:
+    """Where any of these phrasings is said of the concept's subject."""
+    return [match for language, texts in phrasings.items() for text in texts
+            for match in find_phrasing(_compiled(text, language), words)
+            if _belongs_to(match, concept, words, owners)]
 
 
 def _partial_score(check: RubricCheck, ideas: int) -> float:
@@ -138,6 +143,8 @@ def run_rubric(check: RubricCheck, blocks: list[AnswerBlock], question: str = ""
     review: list[str] = []
     notes: list[str] = []
     for reading in readings:
+        if reading.wrong:
+            review.append(f"wrong claim about {reading.concept.label}: \"{_quoted(reading.wrong[0], words)}\"")
         if reading.negated:
             match, cue = reading.negated[0]
             kind = "idea both stated and negated" if reading.stated else "negated idea"

@@ -226,7 +226,8 @@ def _check(raw: dict[str, Any]) -> Check:
     if kind == "rubric":
         concepts = tuple(
             Concept(id=c["id"], label=c["label"], hint=c.get("hint", ""), about=tuple(c.get("about", [])),
-                    phrasings={language: tuple(texts) for language, texts in c["phrasings"].items()})
+                    phrasings={language: tuple(texts) for language, texts in c["phrasings"].items()},
+                    wrong={language: tuple(texts) for language, texts in c.get("wrong", {}).items()})
             for c in raw["concepts"]
         )
         return RubricCheck(

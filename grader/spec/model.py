@@ -60,7 +60,8 @@ class Concept:
     """One idea a free-text answer should contain, said in any of its phrasings (language -> phrasings).
 
     ``about`` names what the idea belongs to (an architecture, say): the idea then counts only when
-    said next to one of those names, not next to another idea's.
+    said next to one of those names, not next to another idea's. ``wrong`` are known wrong claims about
+    it (per language): said of the same subject, they keep the idea from counting.
     """
 
     id: str
@@ -68,6 +69,7 @@ class Concept:
     phrasings: dict[str, tuple[str, ...]]
     hint: str = ""
     about: tuple[str, ...] = ()
+    wrong: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
