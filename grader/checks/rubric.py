@@ -144,7 +144,7 @@ def run_rubric(check: RubricCheck, blocks: list[AnswerBlock], question: str = ""
     notes: list[str] = []
     for reading in readings:
         if reading.wrong:
-            review.append(f"wrong claim about {reading.concept.label}: \"{_quoted(reading.wrong[0], words)}\"")
+            notes.append(f"wrong claim about {reading.concept.label}: \"{_quoted(reading.wrong[0], words)}\"")
         if reading.negated:
             match, cue = reading.negated[0]
             kind = "idea both stated and negated" if reading.stated else "negated idea"
