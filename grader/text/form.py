@@ -11,7 +11,7 @@ _COPIED_SHARE = 0.8  # a sentence made mostly of the question's words restates i
 _MIN_COPIED_WORDS = 4
 _SENTENCE = re.compile(r"(?<=[.!?;。！？；])\s+|\n+")
 # Where a keyword list breaks: line ends, sentence ends, slashes, arrows.
-_FRAGMENT_BREAK = re.compile(r"[.!?;。！？；]\s|\n|\s/\s|/|->|=>|→|⇒")
+_FRAGMENT_BREAK = re.compile(r"[.!?;]\s|[。！？；]|\n|\s/\s|/|->|=>|→|⇒")
 _SENTENCE_WORDS = 6  # a fragment this long (or 12 Chinese characters) reads as a sentence
 _SENTENCE_CJK_CHARS = 12
 

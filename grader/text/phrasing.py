@@ -18,6 +18,10 @@ from grader.text.words import Token, Words, fold, stem, words_of
 WORD_GAP = 4  # words allowed between the words of a phrasing (more for Chinese, whose words are short)
 CJK_GAP = 6
 NEGATION_REACH = 6  # how many words before an idea a negation still applies to it
+DENIAL_REACH = 8  # how many words after an idea "… is not true" still denies it
+TRUE = frozenset({"true", "correct", "right", "so", "stimmt", "richtig", "wahr", "verdade", "certo", "cierto",
+                  "verdad", "vrai", "exact", "benar", "vero", "这样", "如此", "正确"})
+MYTH = frozenset({"myth", "mythos", "mito", "mythe", "misconception", "误解", "迷思"})
 
 NEGATION_CUES: dict[str, frozenset[str]] = {
     "en": frozenset({"not", "no", "never", "cannot", "without", "neither", "nor", "none", "nothing", "nobody"}),
@@ -176,10 +180,15 @@ def negation_before(
         return None
     tokens = words.tokens
     clause = tokens[match.first].clause
+    denial = _denied_after(match, words, cues)
+    if denial:
+        return denial
     start = max(0, match.first - NEGATION_REACH)
     for index in range(start, match.last + 1):
         token = tokens[index]
-        if token.clause != clause or index in match.tokens or index in spoken_for or token.folded not in cues:
+        if index in match.tokens or index in spoken_for or token.folded not in cues:
+            continue
+        if any(tokens[i].clause != token.clause for i in match.tokens):  # the idea reaches past the negated clause
             continue
         following = tokens[index + 1].folded if index + 1 < len(tokens) else ""
         if following in _NOT_ONLY or _restrictive(tokens, index):
@@ -189,6 +198,21 @@ def negation_before(
         if _clause_mentions(words, clause, contrast):
             return None
         return token.written
+    return None
+
+
+def _denied_after(match: Match, words: Words, cues: frozenset[str]) -> str | None:
+    """A denial right after the idea in its sentence: "… stimmt nicht", "… is not true", "… is a myth",
+    "…，其实并不是这样"."""
+    tokens = words.tokens
+    sentence = tokens[match.first].sentence
+    after = [token for token in tokens[match.last + 1 : match.last + 1 + DENIAL_REACH] if token.sentence == sentence]
+    folded = [token.folded for token in after]
+    if any(word in MYTH for word in folded):
+        return next(token.written for token in after if token.folded in MYTH)
+    for position, word in enumerate(folded):
+        if word in cues and (set(folded[max(0, position - 2) : position + 3]) & TRUE):
+            return after[position].written
     return None
 
 
