@@ -1,7 +1,7 @@
 """How long, and with how much memory, each cell may run: the spec's limits per exercise.
 
-An exercise's cells each get its ``cell_timeout`` (default: the spec-wide one) and together its ``timeout``
-(default: those added up); cells outside any exercise get the spec-wide values. The whole notebook gets what
+An exercise's cells each get its ``cell_timeout`` (default: the spec-wide one) and, when it sets one, all of
+them together its ``timeout``; cells outside any exercise get the spec-wide values. The whole notebook gets what
 the cells it runs may use added up, plus ``STARTUP_S``, capped by the spec's ``notebook_timeout``.
 """
 
@@ -30,7 +30,8 @@ class CellLimit:
 
 @dataclass(frozen=True)
 class Budget:
-    """Each code cell's limits (by index in the notebook), each exercise's time for all its cells, the whole run's."""
+    """Each code cell's limits (by index in the notebook), the time of each exercise that sets one for all its
+    cells, the whole run's."""
 
     default: CellLimit
     cells: Mapping[int, CellLimit] = field(default_factory=dict)
@@ -59,6 +60,7 @@ def plan(notebook: NotebookNode, limits: Limits, exercises: Sequence[Exercise], 
     by_number = {exercise.number: exercise for exercise in exercises}
     cells: dict[int, CellLimit] = {}
     groups: dict[int, float] = {}
+    spent = 0.0
     for number, indices in sections.items():
         code = [index for index in indices if _runs(notebook, index) and index not in skipped]
         own = by_number[number].limits if number in by_number else None
@@ -67,10 +69,12 @@ def plan(notebook: NotebookNode, limits: Limits, exercises: Sequence[Exercise], 
         limit = CellLimit(own.cell_timeout or limits.cell_timeout,
                           (own.memory_mb or limits.memory_mb) * _MB, number)
         cells.update(dict.fromkeys(code, limit))
-        groups[number] = min(own.timeout or float("inf"), limit.timeout * len(code))
+        spent += min(own.timeout or float("inf"), limit.timeout * len(code))
+        if own.timeout is not None:
+            groups[number] = own.timeout
     outside = sum(1 for index in range(len(notebook.cells))
                   if _runs(notebook, index) and index not in cells and index not in skipped)
-    total = STARTUP_S + (outside + extra_cells) * limits.cell_timeout + sum(groups.values())
+    total = STARTUP_S + (outside + extra_cells) * limits.cell_timeout + spent
     return Budget(default, cells, groups, min(total, limits.notebook_timeout))
 
 

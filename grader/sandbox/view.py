@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -96,9 +97,19 @@ def _distribution_paths(dist: importlib.metadata.Distribution) -> set[Path]:
     return found
 
 
-@functools.cache
 def runtime_dir() -> Path:
-    """A read-only, world-readable copy of the modules that run inside sandboxes (removed at exit)."""
+    """A read-only, world-readable copy of the modules that run inside sandboxes, made once (removed at exit)."""
+    with _RUNTIME_LOCK:
+        if not _RUNTIME:
+            _RUNTIME.append(_stage_runtime())
+        return _RUNTIME[0]
+
+
+_RUNTIME: list[Path] = []
+_RUNTIME_LOCK = threading.Lock()
+
+
+def _stage_runtime() -> Path:
     root = Path(tempfile.mkdtemp(prefix="cnn-grader-runtime-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     source = Path(grader.__file__).resolve().parent
