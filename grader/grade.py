@@ -25,7 +25,15 @@ from grader.model_exercise import (
     section_seconds,
     write_files,
 )
-from grader.notebook import AnswerBlock, NotebookError, answer_blocks, question_text, read_notebook, split_sections
+from grader.notebook import (
+    AnswerBlock,
+    NotebookError,
+    answer_blocks,
+    question_text,
+    read_notebook,
+    separate_exercises,
+    split_sections,
+)
 from grader.scoring import ExerciseResult, SubmissionResult, failed_submission, score_exercise, score_submission
 from grader.spec import Exercise, Limits, ModelAccuracyCheck, Spec
 from grader.workspace import create_workspace
@@ -145,7 +153,7 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
     exercises = _selected(spec, options)
     max_score = sum(exercise.points for exercise in exercises)
     try:
-        notebook = read_notebook(path)
+        notebook = separate_exercises(read_notebook(path))
     except NotebookError as error:
         return failed_submission(str(path), max_score, f"{path}: {error}")
     sections = split_sections(notebook)

@@ -25,7 +25,7 @@ _EXERCISE_TITLE = re.compile(
     r"^[*_\s]*(?:(?:exercise|question|problem|ex\.?|q)\s*)?(\d+)(?:\.\d+)*\s*(?:[.):]|[*_]|\s|$)",
     re.IGNORECASE,
 )
-_NAMED_LINE = re.compile(r"^[*_\s]*(?:exercise|question|problem)\s+(\d+)\b", re.IGNORECASE)
+_NAMED_LINE = re.compile(r"^[*_\s]*(?:(?:exercise|question|problem)\s+|q\s*)(\d+)\b(?![.,]\d)", re.IGNORECASE)
 
 
 class NotebookError(Exception):
@@ -62,6 +62,37 @@ def read_notebook(path: Path) -> NotebookNode:
         raise NotebookError(f"not a Jupyter notebook: {error}") from None
     if not isinstance(notebook.get("cells"), list):
         raise NotebookError("not a Jupyter notebook: no list of cells")
+    return notebook
+
+
+def _starts_exercise(line: str) -> bool:
+    """A line that opens an exercise: a heading naming one ("### Q4", "## 4."), or "**Exercise 4**"."""
+    heading = _heading(line)
+    if heading:
+        match = _EXERCISE_TITLE.match(heading[1])
+        return bool(match and match.group(1))
+    return bool(_NAMED_LINE.match(line))
+
+
+def separate_exercises(notebook: NotebookNode) -> NotebookNode:
+    """The notebook with each markdown cell that holds several exercises ("### Q3 … ### Q4 …") cut into
+    one cell per exercise, so that each answer lands in its own section. Code cells are untouched."""
+    cells = []
+    for cell in notebook.cells:
+        if cell.get("cell_type") != "markdown":
+            cells.append(cell)
+            continue
+        lines = cell.get("source", "").splitlines(keepends=True)
+        starts = [index for index, line in enumerate(lines) if index > 0 and _starts_exercise(line)]
+        if not starts:
+            cells.append(cell)
+            continue
+        for first, (begin, end) in enumerate(zip([0, *starts], [*starts, len(lines)], strict=True)):
+            part = nbformat.v4.new_markdown_cell("".join(lines[begin:end]))
+            if first == 0:
+                part.metadata = cell.get("metadata", {})
+            cells.append(part)
+    notebook.cells = cells
     return notebook
 
 

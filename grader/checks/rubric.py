@@ -83,7 +83,8 @@ def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[I
     cues = cues_for(language)
     contrast = [_term(term) for term in check.contrast]
     owners = _anchor_owner(words, check.concepts)
-    found = {concept.id: _said(concept, concept.phrasings, words, owners) for concept in check.concepts}
+    found = {concept.id: _without_double_negation(_said(concept, concept.phrasings, words, owners))
+             for concept in check.concepts}
     spoken_for = frozenset(index for matches in found.values() for match in matches if match.phrasing.negative
                            for index in match.tokens)
     readings = []
@@ -94,9 +95,25 @@ def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[I
             cue = negation_before(match, words, cues, contrast, spoken_for)
             (negated.append((match, cue)) if cue else stated.append(match))
         wrong = [match for match in _said(concept, concept.wrong, words, owners)
-                 if not negation_before(match, words, cues, contrast, spoken_for)]
+                 if _named_in_sentence(match, concept, words, owners)
+                 and not negation_before(match, words, cues, contrast, spoken_for)]
         readings.append(IdeaReading(concept, tuple(stated), tuple(negated), tuple(wrong)))
     return readings
+
+
+def _named_in_sentence(match: Match, concept: Concept, words: Words, owners: dict[int, str]) -> bool:
+    """Whether the concept's own name stands in the match's sentence: a wrong claim is only held against
+    a subject the student names with it."""
+    sentence = words.tokens[match.first].sentence
+    return any(owner == concept.id and words.tokens[index].sentence == sentence for index, owner in owners.items())
+
+
+def _without_double_negation(matches: list[Match]) -> list[Match]:
+    """Drop a negative phrasing that wraps a positive one: "does not have fewer parameters" is not "does
+    not have parameters"; the positive one inside is then read with its negation."""
+    positive = [match for match in matches if not match.phrasing.negative]
+    return [match for match in matches if not match.phrasing.negative
+            or not any(match.first <= inner.first and inner.last <= match.last for inner in positive)]
 
 
 def _said(concept: Concept, phrasings: dict[str, tuple[str, ...]], words: Words, owners: dict[int, str]) -> list[Match]:
@@ -156,7 +173,7 @@ def run_rubric(check: RubricCheck, blocks: list[AnswerBlock], question: str = ""
             score = _partial_score(check, check.full_at - 1)
             notes.append("keywords without an explanation: capped below full marks")
         review.append("keyword list without sentences")
-    if not prose.strip() and outputs.strip():
+    if not prose.strip() and outputs.strip() and score < check.points:
         review.append("answered only in code output")
     found_labels = "; ".join(concept.label for concept in credited) or "none of the expected ideas"
     missing = [reading.concept.label for reading in readings if not reading.credited]

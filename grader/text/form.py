@@ -8,7 +8,7 @@ import re
 from grader.text.words import Words, words_of
 
 _COPIED_SHARE = 0.8  # a sentence made mostly of the question's words restates it
-_MIN_COPIED_WORDS = 4
+_MIN_COPIED_WORDS = 6  # shorter lines ("Q: ResNet?") label an answer rather than restate the question
 _SENTENCE = re.compile(r"(?<=[.!?;。！？；])\s+|\n+")
 # Where a keyword list breaks: line ends, sentence ends, slashes, arrows.
 _FRAGMENT_BREAK = re.compile(r"[.!?;]\s|[。！？；]|\n|\s/\s|/|->|=>|→|⇒")

@@ -193,7 +193,7 @@ def negation_before(
         following = tokens[index + 1].folded if index + 1 < len(tokens) else ""
         if following in _NOT_ONLY or _restrictive(tokens, index):
             continue
-        if any(tokens[between].folded in COORDINATING for between in range(index + 1, match.first)):
+        if any(tokens[between].written.lower() in COORDINATING for between in range(index + 1, match.first)):
             continue
         if _clause_mentions(words, clause, contrast):
             return None
