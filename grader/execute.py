@@ -23,7 +23,8 @@ from nbformat import NotebookNode
 from nbformat.validator import ValidationError, validate
 
 from grader.budget import Budget, uniform
-from grader.runner import EPILOGUE_OUTPUT_BYTES, MAX_ERROR_CHARS, NOTEBOOK_OUTPUT_FACTOR, RunRequest
+from grader.protocol import OUTCOME_KEY, CellOutcome, CellStatus, RunRequest
+from grader.runner import EPILOGUE_OUTPUT_BYTES, NOTEBOOK_OUTPUT_FACTOR
 from grader.sandbox import Limits as SandboxLimits
 from grader.sandbox import SandboxPolicy, SandboxResult, run_sandboxed, runtime_command
 from grader.spec import Limits
@@ -31,7 +32,6 @@ from grader.workspace import Workspace
 
 SETUP_TAG = "grader-setup"
 _MB = 1024**2
-_STATUSES = frozenset({"ok", "error", "timeout", "dead", "skipped"})
 _METADATA_BYTES_PER_CELL = 2048
 
 
@@ -101,7 +101,7 @@ def _without_outputs(notebook: NotebookNode) -> NotebookNode:
         if cell.get("cell_type") == "code":
             cell.outputs = []
             cell.execution_count = None
-            cell.metadata.pop("grader", None)
+            cell.metadata.pop(OUTCOME_KEY, None)
             cell.metadata.pop("execution", None)
     return notebook
 
@@ -121,13 +121,6 @@ def _read_untrusted(path: Path, max_bytes: int) -> tuple[bytes | None, str]:
         if info.st_size > max_bytes:
             return None, f"it is {info.st_size / _MB:.0f} MB, over the {max_bytes / _MB:.0f} MB expected at most"
         return file.read(max_bytes), ""
-
-
-def _outcome(value: object) -> dict | None:
-    if not isinstance(value, dict) or value.get("status") not in _STATUSES or not isinstance(value.get("error"), str):
-        return None
-    error = value["error"][:MAX_ERROR_CHARS]
-    return {"status": value["status"], "error": error, "truncated": value.get("truncated") is True}
 
 
 def _timing(value: object) -> dict[str, str]:
@@ -158,9 +151,9 @@ def _take_results(target: NotebookNode, executed: NotebookNode) -> str:
         count = theirs.get("execution_count")
         mine.execution_count = count if isinstance(count, int) else None
         metadata = theirs.get("metadata", {}) if isinstance(theirs.get("metadata"), dict) else {}
-        outcome = _outcome(metadata.get("grader"))
+        outcome = CellOutcome.of(theirs)
         if outcome is not None:
-            mine.metadata["grader"] = outcome
+            outcome.record(mine)
         timing = _timing(metadata.get("execution"))
         if timing:
             mine.metadata["execution"] = timing
@@ -187,7 +180,7 @@ def _failures(notebook: NotebookNode, killed_for_time: bool, notebook_timeout: f
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code" or not cell.source.strip():
             continue
-        outcome = cell.get("metadata", {}).get("grader")
+        outcome = CellOutcome.of(cell)
         if outcome is None:
             if reached_end and killed_for_time:
                 message = f"the notebook's {notebook_timeout:g} s time limit ran out during this cell"
@@ -195,14 +188,14 @@ def _failures(notebook: NotebookNode, killed_for_time: bool, notebook_timeout: f
             elif reached_end:
                 failures.append(CellFailure(index, "not-run", "the notebook stopped before this cell ran"))
             reached_end = False
-        elif outcome["status"] not in ("ok", "skipped"):
-            failures.append(CellFailure(index, outcome["status"], outcome["error"]))
+        elif outcome.failed:
+            failures.append(CellFailure(index, outcome.status.value, outcome.error))
     return failures
 
 
 def _truncation_note(notebook: NotebookNode, max_output_mb: float) -> str:
     cells = [index + 1 for index, cell in enumerate(notebook.cells)
-             if cell.get("metadata", {}).get("grader", {}).get("truncated")]
+             if (outcome := CellOutcome.of(cell)) is not None and outcome.truncated]
     if not cells:
         return ""
     return (f"output truncated in cell{'s' if len(cells) > 1 else ''} {', '.join(map(str, cells))}: over the limit "
@@ -211,9 +204,9 @@ def _truncation_note(notebook: NotebookNode, max_output_mb: float) -> str:
 
 def _setup_problem(setup_cells: Sequence[NotebookNode]) -> str:
     for cell in setup_cells:
-        outcome = cell.get("metadata", {}).get("grader", {})
-        if outcome.get("status", "ok") != "ok":
-            return f"the grader's set-up cell failed: {outcome.get('error', '')}"
+        outcome = CellOutcome.of(cell)
+        if outcome is not None and outcome.status is not CellStatus.OK:
+            return f"the grader's set-up cell failed: {outcome.error}"
     return ""
 
 

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -35,40 +35,17 @@ from nbclient.util import ensure_async, run_sync
 from traitlets.config import Config
 
 from grader.proctree import kill_tree, process_tree
+from grader.protocol import CellOutcome, CellStatus, RunRequest
 
 SAVE_INTERVAL_S = 2.0
 SAVE_SHARE = 0.05
 TIMEOUT_ENAME = "CellTimeoutError"
 NOTEBOOK_OUTPUT_FACTOR = 4
 EPILOGUE_OUTPUT_BYTES = 64 * 1024
-MAX_ERROR_CHARS = 2000
 MEMORY_POLL_S = 0.5
 RECOVERY_S = 5.0
 DEAD_KERNEL = "the kernel died (out of memory, a crash or an exit)"
 TRUNCATION_NOTE = "\n[output truncated by the grader: over the limit of {cell} per cell or {notebook} per notebook]\n"
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    notebook: str
-    output: str
-    workdir: str
-    cell_timeout: float
-    max_output_bytes: int
-    kernel_name: str = "python3"
-    epilogue: str = ""
-    epilogue_output: str = ""
-    skip_cells: tuple[int, ...] = ()
-    memory_bytes: int = 0
-    cell_limits: tuple[tuple[int, float, int, int], ...] = ()  # (cell index, seconds, memory bytes, exercise)
-    group_seconds: tuple[tuple[int, float], ...] = ()  # (exercise, seconds all its cells may use together)
-
-    @classmethod
-    def read(cls, path: Path) -> RunRequest:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
-
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.__dict__), encoding="utf-8")
 
 
 def _size_label(size: int) -> str:
@@ -142,14 +119,14 @@ def _stream_head(msg: dict, room: int) -> dict | None:
     return {**msg, "content": {**content, "text": content["text"][:room]}}
 
 
-def _last_line(reply: dict | None) -> tuple[str, str]:
+def _outcome(reply: dict | None) -> CellOutcome:
     content = (reply or {}).get("content", {})
     if content.get("status") != "error":
-        return "ok", ""
+        return CellOutcome(CellStatus.OK)
     name, value = str(content.get("ename", "Error")), str(content.get("evalue", ""))
     if name == TIMEOUT_ENAME:
-        return "timeout", value
-    return "error", (f"{name}: {value}" if value else name)[:MAX_ERROR_CHARS]
+        return CellOutcome(CellStatus.TIMEOUT, value)
+    return CellOutcome(CellStatus.ERROR, f"{name}: {value}" if value else name)
 
 
 def _memory_bytes(pid: int) -> int:
@@ -224,8 +201,7 @@ class Runner:
         )
 
     def _record(self, cell: Any, cell_index: int, execute_reply: dict | None) -> None:
-        status, error = _last_line(execute_reply)
-        cell.metadata["grader"] = {"status": status, "error": error}
+        _outcome(execute_reply).record(cell)
         if cell_index < self.cell_count:  # never save the epilogue's cell
             self._save(force=False)
 
@@ -262,7 +238,7 @@ class Runner:
                     if cell.cell_type != "code":
                         continue
                     if index - 1 in skipped:
-                        cell.metadata["grader"] = {"status": "skipped", "error": ""}
+                        CellOutcome(CellStatus.SKIPPED).record(cell)
                         continue
                     if not self._execute(client, cell, index - 1):
                         break
@@ -284,30 +260,30 @@ class Runner:
         """Run one cell; False when its kernel is gone or unusable (it died, crashed or broke the protocol)."""
         group = self._limit(client, index)
         if self.time_left.get(group, 1) <= 0:
-            error = f"exercise {group}'s time ran out before this cell"
-            cell.metadata["grader"] = {"status": "timeout", "error": error}
+            CellOutcome(CellStatus.TIMEOUT, f"exercise {group}'s time ran out before this cell").record(cell)
             return True
         client.start_cell()
         started = time.monotonic()
         try:
             client.execute_cell(cell, index)
         except Exception as error:  # DeadKernelError, or whatever a kernel sending garbage makes nbclient raise
-            cell.metadata["grader"] = {"status": "dead", "error": self._death(error)[:MAX_ERROR_CHARS]}
+            CellOutcome(CellStatus.DEAD, self._death(error)).record(cell)
             self._kill_kernel_processes(spare_kernel=True)
             self._save(force=True)
             return False
         finally:
             if group in self.time_left:
                 self.time_left[group] -= time.monotonic() - started
-        outcome = cell.metadata.get("grader")  # none for a cell holding only blanks, which is not run
+        outcome = CellOutcome.of(cell)  # none for a cell holding only blanks, which is not run
         if outcome is not None and client.truncated:
-            outcome["truncated"] = True
-        if outcome is None or outcome["status"] != "timeout":
+            outcome = replace(outcome, truncated=True)
+            outcome.record(cell)
+        if outcome is None or outcome.status is not CellStatus.TIMEOUT:
             return True
         self._kill_kernel_processes(spare_kernel=True)
         if client.responds(min(RECOVERY_S, self.request.cell_timeout)):
             return True
-        outcome["error"] += "; the kernel did not recover from the interrupt and was replaced"
+        outcome.with_error("; the kernel did not recover from the interrupt and was replaced").record(cell)
         self._kill_kernel_processes(spare_kernel=False)
         return False
 

@@ -28,7 +28,7 @@ import grader
 
 SYSTEM_READONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
-RUNTIME_MODULES = ("__init__.py", "proctree.py", "runner.py", "measure.py", "datasets")
+RUNTIME_MODULES = ("__init__.py", "proctree.py", "protocol.py", "runner.py", "measure.py", "datasets")
 _DISTRIBUTION = "cnn-grader"
 
 
