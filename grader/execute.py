@@ -15,7 +15,7 @@ import stat
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -25,7 +25,6 @@ from nbformat.validator import ValidationError, validate
 from grader.budget import Budget, uniform
 from grader.protocol import OUTCOME_KEY, CellOutcome, CellStatus, RunRequest
 from grader.runner import EPILOGUE_OUTPUT_BYTES, NOTEBOOK_OUTPUT_FACTOR
-from grader.sandbox import Limits as SandboxLimits
 from grader.sandbox import SandboxPolicy, SandboxResult, run_sandboxed, runtime_command
 from grader.spec import Limits
 from grader.workspace import Workspace
@@ -247,11 +246,7 @@ def _policy(workspace: Workspace, options: ExecutionOptions, budget: Budget) -> 
         workdir=workspace.root,
         readonly=options.readonly,
         hidden=options.hidden,
-        limits=SandboxLimits(
-            memory_bytes=budget.most_memory_bytes,
-            max_processes=limits.max_processes,
-            max_file_bytes=limits.max_file_mb * _MB,
-        ),
+        limits=replace(limits, memory_mb=budget.most_memory_bytes // _MB),
         env=_environment(workspace, options.env),
     )
 

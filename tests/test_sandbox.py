@@ -130,8 +130,9 @@ def test_landlock_tier_with_a_reachable_python(workdir: Path) -> None:
     if python is None:
         pytest.skip("no system Python of this version to run the Landlock tier with")
     try:
-        done = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "LANDLOCK and not reachable",
-                               str(Path(__file__))], cwd=REPO, capture_output=True, text=True, timeout=600)
+        pytest_args = ["-q", "-p", "no:cacheprovider", "-k", "LANDLOCK and not reachable", str(Path(__file__))]
+        done = subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=REPO, capture_output=True, text=True,
+                              timeout=600)
     finally:
         remove_venv(python)
     assert done.returncode == 0, done.stdout[-4000:]
@@ -267,7 +268,7 @@ def test_sandboxed_process_has_no_privileges(contained: Isolation, workdir: Path
 
 
 def test_memory_limit(mode: str, workdir: Path) -> None:
-    policy = SandboxPolicy(workdir=workdir, limits=Limits(memory_bytes=256 * 1024**2))
+    policy = SandboxPolicy(workdir=workdir, limits=Limits(memory_mb=256))
     result = python("block = bytearray(1024**3); print('allocated')", policy)
     assert result.returncode != 0
     assert "allocated" not in result.stdout
@@ -295,19 +296,12 @@ def test_fork_bomb_is_capped(mode: str, workdir: Path, marker: str) -> None:
 
 
 def test_file_size_limit(mode: str, workdir: Path) -> None:
-    policy = SandboxPolicy(workdir=workdir, limits=Limits(max_file_bytes=1024**2))
+    policy = SandboxPolicy(workdir=workdir, limits=Limits(max_file_mb=1))
     code = "f = open('big.bin', 'wb')\nfor _ in range(20):\n    f.write(b'x' * 1024**2)\n    f.flush()\n"
     result = python(code, policy)
     assert result.returncode != 0
     assert "File too large" in result.stderr
     assert (workdir / "big.bin").stat().st_size <= 1024**2
-
-
-def test_cpu_time_limit(mode: str, workdir: Path) -> None:
-    policy = SandboxPolicy(workdir=workdir, limits=Limits(cpu_seconds=1))
-    result = python("while True:\n    pass\n", policy, timeout=20)
-    assert not result.timed_out
-    assert result.returncode != 0
 
 
 def test_timeout_kills_the_whole_tree(mode: str, workdir: Path, marker: str) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from grader.spec.model import Limits
+
 
 class Isolation(str, Enum):
     """The containment a command really ran under, strongest first."""
@@ -20,24 +22,14 @@ class Isolation(str, Enum):
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Resource limits applied to the sandboxed command's processes."""
-
-    memory_bytes: int = 4 * 1024**3
-    max_processes: int = 256
-    max_file_bytes: int = 512 * 1024**2
-    cpu_seconds: int | None = None
-    open_files: int = 1024
-
-
-@dataclass(frozen=True)
 class SandboxPolicy:
     """What the sandboxed command may see and use.
 
     ``workdir`` is its only writable place (besides a private ``/tmp`` under bubblewrap); ``readonly``
     paths are visible read-only; ``hidden`` paths stay out of sight even where they lie inside a visible
     one. ``env`` is added to a clean environment holding ``PATH``, ``LANG``, ``HOME`` (the workdir) and
-    ``TMPDIR``.
+    ``TMPDIR``. Of ``limits``, the sandbox applies ``memory_mb`` (per process), ``max_processes`` and
+    ``max_file_mb``; the time limits are the caller's.
     """
 
     workdir: Path

@@ -2,7 +2,7 @@
 
 A small launcher (``python -I -S``) runs first, inside the tier's containment: it sets the process limits,
 drops root to a uid of its own when the grader runs as root (chowning the workdir to it), sets
-``no_new_privs``, applies the Landlock ruleset in that tier, and executes the command. ``memory_bytes`` is
+``no_new_privs``, applies the Landlock ruleset in that tier, and executes the command. ``memory_mb`` is
 per process (``RLIMIT_DATA``, unlike ``RLIMIT_AS`` not tripped by CUDA's address-space reservations);
 ``max_processes`` counts the sandbox's own uid when it has one, else the caller's tasks are added to it.
 """
@@ -29,6 +29,8 @@ from grader.sandbox.tiers import isolation_available
 from grader.sandbox.view import View, python_paths, runtime_dir, unreachable, view
 
 NOBODY = 65534
+OPEN_FILES = 1024
+_MB = 1024**2
 _SANDBOX_UIDS = (2_100_000_000, 2_147_000_000)  # above the ranges directory services map users to
 _SANDBOX_UIDS_MAPPED = (NOBODY - 16384, NOBODY)  # where only the first 65536 uids are mapped (containers)
 _LAUNCHER = """\
@@ -128,17 +130,14 @@ def _can_drop(tier: Isolation, seen: View) -> bool:
 
 def _rlimits(policy: SandboxPolicy, others: int) -> list[tuple[str, int, int]]:
     limits = policy.limits
-    nproc = limits.max_processes + others
-    rlimits = [
-        ("RLIMIT_DATA", limits.memory_bytes, limits.memory_bytes),
+    memory, files, nproc = limits.memory_mb * _MB, limits.max_file_mb * _MB, limits.max_processes + others
+    return [
+        ("RLIMIT_DATA", memory, memory),
         ("RLIMIT_NPROC", nproc, nproc),
-        ("RLIMIT_FSIZE", limits.max_file_bytes, limits.max_file_bytes),
-        ("RLIMIT_NOFILE", limits.open_files, limits.open_files),
+        ("RLIMIT_FSIZE", files, files),
+        ("RLIMIT_NOFILE", OPEN_FILES, OPEN_FILES),
         ("RLIMIT_CORE", 0, 0),
     ]
-    if limits.cpu_seconds is not None:
-        rlimits.append(("RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 5))
-    return rlimits
 
 
 def sandbox_uid() -> int:
