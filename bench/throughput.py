@@ -3,7 +3,7 @@ per notebook over a bare ``jupyter nbconvert --execute`` of the same notebook. W
 (e.g. ``local:2``) the same batch is also graded on that Dask cluster and compared with N local workers:
 the start-up (until the first result) and the seconds per notebook after it.
 
-Usage: python bench/throughput.py [--copies K] [--workers N] [--cluster ADDRESS]
+Usage: python bench/throughput.py [--copies K] [--workers N] [--cluster ADDRESS [--rounds R]]
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=12)
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--cluster", help="also grade the batch on this Dask cluster (local:N or a scheduler address)")
+    parser.add_argument("--rounds", type=int, default=3, help="with --cluster: runs of each, medians reported")
     args = parser.parse_args()
     grader = [sys.executable, "-m", "grader", "grade", "-e", "1", "-e", "2", "-e", "4", "--force"]
     with tempfile.TemporaryDirectory() as root:
@@ -77,10 +78,12 @@ def main() -> None:
         single.mkdir()
         shutil.copy(folder / "s000.ipynb", single / "one.ipynb")
         serial = _time([*grader, str(folder), "-j", "1", "--out", "o1"], base)
-        timed = _time_batch([*grader, str(folder), "-j", str(args.workers), "--out", "oN"], base)
-        parallel = timed.total
-        on_cluster = [*grader, str(folder), "--cluster", args.cluster, "--out", "oC"] if args.cluster else None
-        cluster = _time_batch(on_cluster, base) if on_cluster else None
+        local_runs, cluster_runs = [], []
+        for _ in range(args.rounds if args.cluster else 1):  # interleaved, so that a busy spell hits both
+            local_runs.append(_time_batch([*grader, str(folder), "-j", str(args.workers), "--out", "oN"], base))
+            if args.cluster:
+                cluster_runs.append(_time_batch([*grader, str(folder), "--cluster", args.cluster, "--out", "oC"], base))
+        parallel = statistics.median(run.total for run in local_runs)
         nbconvert = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                      "--output", "executed", str(single / "one.ipynb")]
         bare = statistics.median(_time(nbconvert, base) for _ in range(5))
@@ -88,13 +91,15 @@ def main() -> None:
     print(f"{args.copies} notebooks, 1 worker: {serial:.1f} s ({60 * args.copies / serial:.1f} notebooks/min)")
     print(f"{args.copies} notebooks, {args.workers} workers: {parallel:.1f} s "
           f"({60 * args.copies / parallel:.1f} notebooks/min), speed-up {serial / parallel:.2f}x")
-    if cluster is not None:
-        local, remote = timed.per_notebook(args.copies), cluster.per_notebook(args.copies)
-        print(f"{args.copies} notebooks, --cluster {args.cluster}: {cluster.total:.1f} s "
-              f"({60 * args.copies / cluster.total:.1f} notebooks/min); first result after {cluster.first:.1f} s "
-              f"({timed.first:.1f} s with {args.workers} local workers), then {remote:.2f} s per notebook "
-              f"({local:.2f} s locally): {remote - local:+.2f} s per notebook "
-              f"({100 * (remote - local) / local:+.0f} %)")
+    if cluster_runs:
+        total = statistics.median(run.total for run in cluster_runs)
+        first, first_local = (statistics.median(run.first for run in runs) for runs in (cluster_runs, local_runs))
+        remote, local = (statistics.median(run.per_notebook(args.copies) for run in runs)
+                         for runs in (cluster_runs, local_runs))
+        print(f"{args.copies} notebooks, --cluster {args.cluster}, median of {args.rounds}: {total:.1f} s "
+              f"({60 * args.copies / total:.1f} notebooks/min); first result after {first:.1f} s ({first_local:.1f} s "
+              f"with {args.workers} local workers), then {remote:.2f} s per notebook ({local:.2f} s locally): "
+              f"{remote - local:+.2f} s per notebook ({100 * (remote - local) / local:+.0f} %)")
     print(f"one notebook, whole command, median of 5: grader {ours:.2f} s, jupyter nbconvert --execute {bare:.2f} s, "
           f"overhead {ours - bare:+.2f} s")
 

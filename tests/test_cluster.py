@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -27,14 +27,17 @@ import yaml
 from conftest import DATA, class_folder
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.cluster.plugin import fill_mnist
+import grader
+from grader.cluster import DaskEngine, worker_of
+from grader.cluster.engine import run_on_worker
+from grader.cluster.plugin import GraderPlugin, fill_mnist
+from grader.cluster.task import VersionMismatch, pack_task
 from grader.datasets import ensure_mnist
 from grader.datasets.cache import mnist_dir
 from grader.datasets.catalog import MNIST_FILES
 from grader.device import kernel_environment
-from grader.spec import bundled_spec_path
-
-pytest.importorskip("distributed")
+from grader.grade import GradeOptions
+from grader.spec import Spec, bundled_spec_path
 
 GRADER = [sys.executable, "-m", "grader", "grade"]
 ADVERSARIAL = Path(__file__).resolve().parent / "adversarial"
@@ -291,6 +294,49 @@ def test_a_worker_s_gpu_assignment_reaches_the_kernel(monkeypatch: pytest.Monkey
     assert kernel_environment("cpu") == {"CUDA_VISIBLE_DEVICES": "-1"}
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     assert kernel_environment("auto") == {}
+
+
+@pytest.fixture(scope="module")
+def one_worker() -> Iterator:
+    """A client of a LocalCluster with one single-threaded worker process."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def test_notebooks_are_sent_a_window_at_a_time(tmp_path: Path, spec: Spec, one_worker) -> None:
+    """A course's notebooks are not all on the scheduler at once: with a window of 2, at most 2 tasks are."""
+    folder = class_folder(tmp_path)
+    for index in range(3):
+        shutil.copy(folder / "alice.ipynb", folder / f"carol{index}.ipynb")
+    notebooks = sorted(folder.glob("*.ipynb"))
+    engine = DaskEngine(one_worker, spec, GradeOptions(execute=False, exercises=(2,)), gpu_resource=False, in_flight=2)
+    for notebook in notebooks:
+        engine.submit(notebook, "stamp")
+    in_flight, results = [], {}
+    for notebook, result in engine.finished():
+        in_flight.append(len(engine.pending))
+        results[notebook] = result
+    assert max(in_flight) == 2 and len(in_flight) == len(notebooks) == len(results)
+    assert {Path(result.path) for result in results.values()} == set(notebooks)
+    scores = {notebook.name: result.score for notebook, result in results.items()}
+    assert scores["alice.ipynb"] == scores["carol0.ipynb"] > scores["bob.ipynb"]
+    assert all(worker_of(result) for result in results.values())
+
+
+def test_a_worker_with_another_grader_version_does_not_grade(tmp_path: Path, spec: Spec, one_worker) -> None:
+    """Refused when the plugin starts (the command stops), and again by each task (for workers joining later)."""
+    mismatch = f"runs grader {grader.__version__}, the driver 0.0.1"
+    with pytest.raises(RuntimeError, match=mismatch):
+        one_worker.register_plugin(GraderPlugin(version="0.0.1"), name="other-version")
+    one_worker.unregister_worker_plugin("other-version")
+    notebook = class_folder(tmp_path) / "alice.ipynb"
+    task = replace(pack_task(notebook, GradeOptions(execute=False, exercises=(2,)), "stamp"), version="0.0.1")
+    refused = one_worker.submit(run_on_worker, task, spec)
+    assert isinstance(refused.exception(timeout=60), VersionMismatch) and mismatch in str(refused.exception())
+    graded = one_worker.submit(run_on_worker, replace(task, version=grader.__version__), spec).result(timeout=60)
+    assert graded.status == "graded" and graded.path == str(notebook) and graded.fingerprint == "stamp"
 
 
 def test_cluster_usage_errors(tmp_path: Path) -> None:

@@ -1,13 +1,17 @@
 """Grading a batch on Dask: one task per submission, results handed back as they finish.
 
-A task whose worker dies is run again elsewhere by Dask; one that killed ``allowed-failures`` + 1
-workers comes back as a ``failed`` result saying so. Losing the scheduler raises ``ClusterLost``.
+The spec goes to the cluster once, as a task of its own that every grading task depends on (kept on a
+worker, computed again if that worker dies). Submissions are packed and sent a window at a time, so
+neither the driver nor the scheduler holds a whole course's notebooks at once. A task whose worker dies
+is run again elsewhere by Dask; one that killed ``allowed-failures`` + 1 workers comes back as a
+``failed`` result saying so. Losing the scheduler raises ``ClusterLost``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,16 +23,22 @@ from grader.scoring import SubmissionResult, failed_submission
 from grader.spec import Spec
 
 GPU = {"GPU": 1}
+MIN_IN_FLIGHT = 64
 
 
 class ClusterLost(RuntimeError):
     """The driver lost its connection to the scheduler; the tasks still running were lost with it."""
 
 
-def run_on_worker(task: GradingTask) -> SubmissionResult:
+def the_spec(spec: Spec) -> Spec:
+    """The batch's spec as a task: its result is what the grading tasks receive."""
+    return spec
+
+
+def run_on_worker(task: GradingTask, spec: Spec) -> SubmissionResult:
     """The Dask task: grade on this worker and name it in the result."""
     worker = get_worker()
-    return grade_task(task, f"{worker.name} ({worker.address})")
+    return grade_task(task, spec, f"{worker.name} ({worker.address})")
 
 
 def _reason(error: BaseException) -> str:
@@ -40,26 +50,53 @@ def _reason(error: BaseException) -> str:
 
 
 class DaskEngine:
-    """Submits each notebook as a task; GPU-needing ones ask for the ``GPU`` resource when ``gpu_resource``."""
+    """Submits each notebook as a task; GPU-needing ones ask for the ``GPU`` resource when ``gpu_resource``.
 
-    def __init__(self, client: Client, spec: Spec, options: GradeOptions, *, gpu_resource: bool) -> None:
+    At most ``in_flight`` tasks are on the cluster at once (default: twice its threads, at least
+    ``MIN_IN_FLIGHT``); the rest wait on the driver, unpacked.
+    """
+
+    def __init__(self, client: Client, spec: Spec, options: GradeOptions, *, gpu_resource: bool,
+                 in_flight: int | None = None) -> None:
         self.client = client
-        self.spec = spec
         self.options = options
         self.resources = GPU if gpu_resource and needs_gpu(spec, options) else None
         self.max_score = sum(item.points for item in selected_exercises(spec, options))
-        self.pending: dict[Future, Path] = {}
+        self.in_flight = in_flight
         self.token = uuid.uuid4().hex[:8]
+        self.spec = client.submit(the_spec, spec, key=f"grader-spec-{self.token}")
+        self.waiting: deque[tuple[Path, str]] = deque()
+        self.pending: dict[Future, Path] = {}
 
     def submit(self, notebook: Path, stamp: str) -> None:
-        task = pack_task(notebook, self.spec, self.options, stamp)
-        key = f"grade-{hashlib.sha256(f'{self.token}{notebook}{stamp}'.encode()).hexdigest()[:20]}"
-        self.pending[self.client.submit(run_on_worker, task, key=key, resources=self.resources)] = notebook
+        self.waiting.append((notebook, stamp))
+
+    def _window(self) -> int:
+        if self.in_flight is not None:
+            return self.in_flight
+        threads = sum(info["nthreads"] for info in self.client.scheduler_info(n_workers=-1)["workers"].values())
+        return max(MIN_IN_FLIGHT, 2 * threads)
+
+    def _send(self) -> list[Future]:
+        """Pack and send waiting notebooks while the window has room."""
+        sent = []
+        room = self._window() - len(self.pending)
+        while self.waiting and len(sent) < room:
+            notebook, stamp = self.waiting.popleft()
+            digest = hashlib.sha256(f"{self.token}{notebook}{stamp}".encode()).hexdigest()[:20]
+            future = self.client.submit(run_on_worker, pack_task(notebook, self.options, stamp), self.spec,
+                                        key=f"grade-{digest}", resources=self.resources)
+            self.pending[future] = notebook
+            sent.append(future)
+        return sent
 
     def finished(self) -> Iterator[tuple[Path, SubmissionResult]]:
-        for future in as_completed(list(self.pending)):
+        arrivals = as_completed(self._send())
+        for future in arrivals:
             notebook = self.pending.pop(future)
-            yield notebook, self._outcome(future, notebook)
+            result = self._outcome(future, notebook)
+            arrivals.update(self._send())
+            yield notebook, result
 
     def _outcome(self, future: Future, notebook: Path) -> SubmissionResult:
         if future.status == "finished":
@@ -69,7 +106,9 @@ class DaskEngine:
         return failed_submission(str(notebook), self.max_score, _reason(future.exception()))
 
     def cancel(self) -> None:
-        """Cancel the tasks not finished yet (those running finish on their worker, unrecorded)."""
+        """Drop the notebooks not sent and cancel the tasks not finished (those running finish on their
+        worker, unrecorded)."""
+        self.waiting.clear()
         if self.pending and self.client.status == "running":
             self.client.cancel(list(self.pending), force=True)
         self.pending.clear()

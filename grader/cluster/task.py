@@ -1,7 +1,8 @@
 """One submission as a self-contained task: packed on the driver, graded on a worker, returned as data.
 
 A task carries the notebook, its folder's files (as the local path would copy them into the scratch
-space), the spec and the options, so a worker needs no file system shared with the driver.
+space) and the options; with the spec, sent once for the batch, a worker needs no file system shared
+with the driver.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class VersionMismatch(RuntimeError):
 
 @dataclass(frozen=True)
 class GradingTask:
-    """Everything a worker needs to grade one submission.
+    """Everything a worker needs to grade one submission, besides the spec (sent once for the batch).
 
     ``files`` maps paths relative to the notebook's folder to their bytes (``None`` for a folder);
     ``path`` is the submission as the driver names it, which the result keeps.
@@ -37,7 +38,6 @@ class GradingTask:
     path: str
     name: str
     files: tuple[tuple[str, bytes | None], ...]
-    spec: Spec
     options: GradeOptions
     stamp: str
     version: str = grader.__version__
@@ -65,7 +65,7 @@ def needs_gpu(spec: Spec, options: GradeOptions) -> bool:
     return needs_model(spec, options)
 
 
-def pack_task(notebook: Path, spec: Spec, options: GradeOptions, stamp: str) -> GradingTask:
+def pack_task(notebook: Path, options: GradeOptions, stamp: str) -> GradingTask:
     """The task for ``notebook``: its folder's files are those the local path copies into its workspace."""
     workspace = create_workspace(notebook)
     try:
@@ -73,7 +73,7 @@ def pack_task(notebook: Path, spec: Spec, options: GradeOptions, stamp: str) -> 
                       for path in sorted(workspace.work.rglob("*")))
     finally:
         workspace.remove()
-    return GradingTask(str(notebook), notebook.name, files, spec, replace(options, progress=no_progress), stamp)
+    return GradingTask(str(notebook), notebook.name, files, replace(options, progress=no_progress), stamp)
 
 
 def _unpack(task: GradingTask, root: Path) -> Path:
@@ -89,7 +89,7 @@ def _unpack(task: GradingTask, root: Path) -> Path:
     return folder / task.name
 
 
-def grade_task(task: GradingTask, worker: str = "") -> SubmissionResult:
+def grade_task(task: GradingTask, spec: Spec, worker: str = "") -> SubmissionResult:
     """Grade the task in a scratch folder of this machine; the result names the driver's path, and ``worker``
     after its isolation tier (instructors see it in results.json; student outputs do not show it).
 
@@ -101,8 +101,8 @@ def grade_task(task: GradingTask, worker: str = "") -> SubmissionResult:
     root = Path(tempfile.mkdtemp(prefix="cnn-grader-task-"))
     try:
         notebook = _unpack(task, root)
-        hidden = hidden_paths(task.spec, root, (*task.options.hidden, root))
-        result = grade_notebook(notebook, task.spec, replace(task.options, hidden=hidden))
+        hidden = hidden_paths(spec, root, task.options.hidden)
+        result = grade_notebook(notebook, spec, replace(task.options, hidden=hidden))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     isolation = f"{result.isolation}{WORKER_MARK}{worker}" if worker else result.isolation
