@@ -11,7 +11,7 @@ from nbformat import NotebookNode
 
 from grader.budget import plan
 from grader.checks import CheckResult, credit_implied, run_text_check
-from grader.checks.model import ModelEvidence, run_model_check
+from grader.checks.model import ModelEvidence, device_problem, run_model_check
 from grader.datasets import DatasetError
 from grader.device import kernel_environment
 from grader.execute import CellFailure, ExecutionOptions, execute_notebook
@@ -39,6 +39,10 @@ from grader.spec import Exercise, Limits, ModelAccuracyCheck, Spec
 from grader.workspace import create_workspace
 
 ANSWER_CHARS = 12_000
+
+
+# TensorFlow otherwise reserves a whole GPU's memory, and notebooks sharing a GPU would fail.
+KERNEL_TENSORFLOW = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 
 def no_progress(_message: str) -> None:
@@ -73,8 +77,10 @@ def _failure_lines(failures: tuple[CellFailure, ...], cells: list[int]) -> list[
             for failure in failures if failure.cell_index in inside]
 
 
-def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str) -> ExerciseResult:
-    """Score one exercise; ``not_run`` says why its model was not trained here ("" when it was)."""
+def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str, cpu_allowed: bool = False
+                    ) -> ExerciseResult:
+    """Score one exercise; ``not_run`` says why its model was not trained here ("" when it was); a model
+    trained on the wrong device makes the exercise an error."""
     blocks = answer_blocks(run.notebook, cells)
     question = "\n".join((question_text(run.notebook, cells), exercise.prompt))
     results: list[CheckResult] = []
@@ -84,8 +90,9 @@ def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str
             results.append(run_text_check(check, blocks, question, exercise.checks))
             continue
         evidence = run.model or ModelEvidence(None, not_run or "the model was not evaluated", "", None, None)
-        result, metrics = run_model_check(check, evidence, blocks)
+        result, metrics = run_model_check(check, evidence, blocks, cpu_allowed)
         results.append(result)
+        not_run = not_run or device_problem(check, evidence, cpu_allowed)
     results = credit_implied(exercise.checks, results)
     if not_run == TRAINING_SKIPPED:
         scored = score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, [],
@@ -131,7 +138,7 @@ def _execute(path: Path, notebook: NotebookNode, spec: Spec, options: GradeOptio
             budget=plan(notebook, limits, spec.exercises, sections, skipped, len(preparation.setup_sources)),
             hidden=options.hidden,
             readonly=preparation.readonly,
-            env=tuple(kernel_environment(options.device).items()),
+            env=tuple({**kernel_environment(options.device), **KERNEL_TENSORFLOW}.items()),
         )
         execution = execute_notebook(notebook, workspace, execution_options, preparation.setup_sources, skipped,
                                      preparation.epilogue)
@@ -157,7 +164,7 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
     except NotebookError as error:
         return failed_submission(str(path), max_score, f"{path}: {error}")
     sections = split_sections(notebook)
-    task = model_task(exercises, options.device, options.skip_training)
+    task = model_task(exercises, options.device, options.skip_training, trains_here=options.execute)
     preparation = Preparation()
     if options.execute:
         try:
@@ -173,6 +180,6 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
             model = collect(task, path.parent, None, None, options.hidden, options.progress)
         run = Run(notebook, model=model)
     results = [_grade_exercise(exercise, run, sections.get(exercise.number, []),
-                               task.blocked if task and task.exercise is exercise else "")
+                               task.blocked if task and task.exercise is exercise else "", options.device == "cpu")
                for exercise in exercises]
     return score_submission(str(path), results, run.isolation, time.monotonic() - started, run.notes)

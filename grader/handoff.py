@@ -26,7 +26,12 @@ def _grader_handoff(model_file, variable, export_path):
     keras = sys.modules.get("keras")
     if tf is not None:
         try:
-            report["device"] = "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                report["device"] = f"GPU 0: {details.get('device_name', 'unknown')}"
+            else:
+                report["device"] = "CPU"
         except Exception:
             pass
     namespace = globals()

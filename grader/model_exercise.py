@@ -46,12 +46,14 @@ class Preparation:
     files: tuple[tuple[str, str], ...] = ()
 
 
-def model_task(exercises: Sequence[Exercise], device: str, skip_training: bool = False) -> ModelTask | None:
-    """The selected exercise with a model check, if any, and why it cannot train here ("" if it can)."""
+def model_task(exercises: Sequence[Exercise], device: str, skip_training: bool = False,
+               trains_here: bool = True) -> ModelTask | None:
+    """The selected exercise with a model check, if any, and why it cannot train here ("" if it can); a
+    GPU missing here blocks nothing when the notebook is not run here (``trains_here`` False)."""
     for exercise in exercises:
         for check in exercise.checks:
             if isinstance(check, ModelAccuracyCheck):
-                blocked = TRAINING_SKIPPED if skip_training else training_blocked(check, device)
+                blocked = TRAINING_SKIPPED if skip_training else training_blocked(check, device) if trains_here else ""
                 return ModelTask(exercise, check, blocked)
     return None
 

@@ -37,6 +37,7 @@ from grader.sandbox.tiers import drop_blocked, unavailable_reason
 from grader.scoring import ExerciseResult, SubmissionResult
 from grader.spec import Limits, Spec, bundled_spec_path
 
+pytestmark = pytest.mark.kernel
 ADVERSARIAL = Path(__file__).resolve().parent / "adversarial"
 LIMITS = Limits(cell_timeout=4, notebook_timeout=60, memory_mb=768, max_processes=64, max_file_mb=64,
                 max_output_mb=1)
@@ -378,7 +379,7 @@ def test_fake_printed_accuracy_scores_the_measured_one(tmp_path: Path) -> None:
     """Through the command, so the model is measured with the answer keys and the checkout hidden."""
     path = _copy_case("fake_accuracy", tmp_path / "class")
     spec_path = _spec_file(tmp_path / "spec", TF_LIMITS)
-    done, _ = grader_cli("grade", str(path), "--spec", str(spec_path), "-e", "9", cwd=tmp_path)
+    done, _ = grader_cli("grade", str(path), "--spec", str(spec_path), "-e", "9", "--device", "cpu", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     ninth = _exercise(_entries(tmp_path / "grades")["fake_accuracy"], 9)
     assert ninth["score"] == 0

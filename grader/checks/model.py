@@ -38,8 +38,20 @@ def reported_accuracy(blocks: list[AnswerBlock]) -> float | None:
     return value / 100 if value > 1 or found[-1].percent else value
 
 
-def run_model_check(check: ModelAccuracyCheck, evidence: ModelEvidence,
-                    blocks: list[AnswerBlock]) -> tuple[CheckResult, dict[str, Any]]:
+def device_problem(check: ModelAccuracyCheck, evidence: ModelEvidence, cpu_allowed: bool) -> str:
+    """Why the training does not count for the device it ran on ("" when it does): a spec that requires a
+    GPU is met only by training the kernel reports on a GPU, unless CPU training was allowed."""
+    if check.device != "gpu" or cpu_allowed or evidence.accuracy is None:
+        return ""
+    if evidence.device is None or evidence.device.lower().startswith("cpu"):
+        return f"trained on {evidence.device or 'an unknown device'}, but the spec requires a GPU"
+    return ""
+
+
+def run_model_check(check: ModelAccuracyCheck, evidence: ModelEvidence, blocks: list[AnswerBlock],
+                    cpu_allowed: bool = False) -> tuple[CheckResult, dict[str, Any]]:
+    """Score the model the grader measured; a GPU requirement is enforced on the device that really trained
+    (unless ``cpu_allowed``: ``--device cpu``). Below the threshold, the spec's tiers give partial credit."""
     expected = f"test accuracy ≥ {check.threshold:.4f}"
     reported = reported_accuracy(blocks)
     metrics: dict[str, Any] = {"accuracy": evidence.accuracy, "reported_accuracy": reported,
@@ -48,13 +60,18 @@ def run_model_check(check: ModelAccuracyCheck, evidence: ModelEvidence,
         message = f"{check.label}: {evidence.problem}"
         return CheckResult(check.id, check.label, check.kind, check.points, 0.0, False, expected, "", message,
                            check.hint), metrics
+    wrong_device = device_problem(check, evidence, cpu_allowed)
+    if wrong_device:
+        return CheckResult(check.id, check.label, check.kind, check.points, 0.0, False, expected, "",
+                           f"{check.label}: {wrong_device}", check.hint), metrics
     measured = evidence.accuracy
     passed = measured >= check.threshold
+    score = check.points if passed else next((t.points for t in check.tiers if measured >= t.accuracy), 0.0)
     message = f"{check.label}: measured {measured:.4f} on {evidence.source}"
     if not passed:
-        message += f", needs {check.threshold:.4f}"
+        message += f", needs {check.threshold:.4f} for full points"
     if reported is not None and abs(reported - measured) > REPORTED_GAP_FLAG:
         message += f"; the notebook reported {reported:.4f}, {abs(reported - measured) * 100:.2f} points away"
         metrics["reported_gap_flag"] = True
-    return CheckResult(check.id, check.label, check.kind, check.points, check.points if passed else 0.0, passed,
+    return CheckResult(check.id, check.label, check.kind, check.points, score, passed,
                        expected, f"{measured:.4f}", message, "" if passed else check.hint), metrics

@@ -2,6 +2,7 @@
 
 from grader.spec.load import SpecError, SpecProblem, bundled_spec_path, load_spec
 from grader.spec.model import (
+    AccuracyTier,
     Alternative,
     Check,
     Concept,
@@ -18,7 +19,7 @@ from grader.spec.model import (
 )
 
 __all__ = [
-    "Alternative", "Check", "Concept", "ConvLayer", "Exercise", "ExerciseLimits", "Limits", "ModelAccuracyCheck",
-    "NumericCheck", "ReferenceNetwork", "RubricCheck", "ShapeCheck", "Spec", "SpecError", "SpecProblem",
-    "bundled_spec_path", "load_spec",
+    "AccuracyTier", "Alternative", "Check", "Concept", "ConvLayer", "Exercise", "ExerciseLimits", "Limits",
+    "ModelAccuracyCheck", "NumericCheck", "ReferenceNetwork", "RubricCheck", "ShapeCheck", "Spec", "SpecError",
+    "SpecProblem", "bundled_spec_path", "load_spec",
 ]

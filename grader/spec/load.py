@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from grader.spec.model import (
+    AccuracyTier,
     Alternative,
     Check,
     Concept,
@@ -161,9 +162,23 @@ def _check_rules(doc: _Located, exercise: dict[str, Any], where: FieldPath) -> l
                 )
         if check["kind"] == "rubric":
             problems += _rubric_rules(doc, check, at)
+        if check["kind"] == "model_accuracy":
+            problems += _tier_rules(doc, check, at)
         others = {other["id"] for other in exercise["checks"]} - {check["id"]}
         if "implied_by" in check and check["implied_by"] not in others:
             problems.append(doc.problem((*at, "implied_by"), "does not name another check of this exercise"))
+    return problems
+
+
+def _tier_rules(doc: _Located, check: dict[str, Any], at: FieldPath) -> list[SpecProblem]:
+    """Tiers stand below the threshold, give less than full points, and fall together."""
+    problems: list[SpecProblem] = []
+    higher = (check["threshold"], check["points"])
+    for index, tier in enumerate(check.get("tiers", [])):
+        if not (tier["accuracy"] < higher[0] and tier["points"] < higher[1]):
+            problems.append(doc.problem((*at, "tiers", index),
+                                        "must be below the threshold and the tier before it, in accuracy and points"))
+        higher = (tier["accuracy"], tier["points"])
     return problems
 
 
@@ -238,7 +253,8 @@ def _check(raw: dict[str, Any]) -> Check:
         )
     optional = {name: raw[name] for name in ("metric", "device", "model_file", "model_variable",
                                              "max_model_mb", "hint") if name in raw}
-    return ModelAccuracyCheck(**common, dataset=raw["dataset"], threshold=raw["threshold"], **optional)
+    tiers = tuple(AccuracyTier(tier["accuracy"], tier["points"]) for tier in raw.get("tiers", []))
+    return ModelAccuracyCheck(**common, dataset=raw["dataset"], threshold=raw["threshold"], tiers=tiers, **optional)
 
 
 def _network(raw: dict[str, Any]) -> ReferenceNetwork:

@@ -101,8 +101,17 @@ class RubricCheck:
 
 
 @dataclass(frozen=True)
+class AccuracyTier:
+    """Partial credit for a model below the threshold: ``points`` from ``accuracy`` up."""
+
+    accuracy: float
+    points: float
+
+
+@dataclass(frozen=True)
 class ModelAccuracyCheck:
-    """A trained model handed off by the notebook, evaluated by the grader itself."""
+    """A trained model handed off by the notebook, evaluated by the grader itself. Full points at
+    ``threshold``; ``tiers`` give partial credit below it (highest accuracy first)."""
 
     id: str
     label: str
@@ -115,6 +124,7 @@ class ModelAccuracyCheck:
     model_variable: str = "model"
     max_model_mb: float = 200.0
     hint: str = ""
+    tiers: tuple[AccuracyTier, ...] = ()
     kind: str = field(default="model_accuracy", init=False)
 
 
