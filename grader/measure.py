@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 SCALINGS = {"0-1": 1 / 255.0, "0-255": 1.0}
 
 
-def _fit_inputs(images, input_shape: tuple) -> object:
+def _fit_inputs(images: Any, input_shape: tuple) -> Any:
     """Reshape (N, 28, 28) images to what the model takes: (28, 28), (28, 28, 1) or (784,)."""
     wanted = tuple(input_shape[1:])
     if wanted in {(28, 28), (28, 28, 1), (784,)}:

@@ -89,11 +89,14 @@ class CappedClient(NotebookClient):
 
     async def async_responds(self, wait: float) -> bool:
         """Whether the kernel answers a request within ``wait`` seconds (once an interrupted cell has let go)."""
-        msg_id = await ensure_async(self.kc.kernel_info())
+        client = self.kc
+        if client is None:
+            return False
+        msg_id = await ensure_async(client.kernel_info())
         deadline = time.monotonic() + wait
         while (left := deadline - time.monotonic()) > 0:
             try:
-                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(left, 1.0)))
+                msg = await ensure_async(client.shell_channel.get_msg(timeout=min(left, 1.0)))
             except Empty:
                 continue
             if msg["parent_header"].get("msg_id") == msg_id:
