@@ -6,6 +6,7 @@ again in a child pytest under such an interpreter (``test_landlock_tier_with_a_r
 
 from __future__ import annotations
 
+import ast
 import os
 import resource
 import secrets
@@ -339,3 +340,25 @@ def test_output_is_capped(mode: str, workdir: Path) -> None:
     assert len(result.stdout) < limit + 200
     assert "output truncated: 208666624 more bytes" in result.stdout
     assert grown_kib < 64 * 1024
+
+
+def test_the_grader_own_files_are_found_from_the_install() -> None:
+    import grader
+    from grader.sandbox.view import grader_owned, python_paths
+
+    owned = grader_owned()
+    assert Path(grader.__file__).resolve().parent in owned
+    assert any(path.name.startswith("cnn_grader-") and path.name.endswith(".dist-info") for path in owned)
+    assert not owned & python_paths()
+    if (REPO / "pyproject.toml").is_file() and Path(grader.__file__).resolve().is_relative_to(REPO):
+        assert REPO in owned  # an editable install: its checkout, from direct_url.json
+
+
+def test_bubblewrap_shows_only_what_the_command_needs(bubblewrap: Isolation, workdir: Path) -> None:
+    code = "import os, sys; print(sorted(os.listdir('/'))); print(os.path.exists(sys.argv[1]))"
+    result = run_sandboxed([PY, "-c", code, str(REPO / "exercises")], SandboxPolicy(workdir=workdir), timeout=30)
+    top, exercises = result.stdout.splitlines()
+    system = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "sys", "dev", "proc", "tmp", "var"}
+    needed = {Path(path).resolve().parts[1] for path in (sys.prefix, sys.base_prefix, workdir)}
+    assert set(ast.literal_eval(top)) <= system | needed, top
+    assert exercises == "False"
