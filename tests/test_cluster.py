@@ -255,15 +255,16 @@ def test_losing_the_scheduler_keeps_results_and_a_rerun_resumes(tmp_path: Path) 
         grading = subprocess.Popen([*command, "--cluster", cluster.address], cwd=tmp_path, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True)
         results = tmp_path / "out" / "results.json"
-        _wait_for(lambda: results.exists() and "s0.ipynb" in results.read_text(), 120, "a first result")
+        _wait_for(lambda: results.exists() and ".ipynb" in results.read_text(), 120, "a first result")
         cluster.scheduler.kill()
+        at_loss = _submissions(tmp_path / "out")
         _, stderr = grading.communicate(timeout=120)
     assert grading.returncode == 3 and "lost the scheduler" in stderr
     kept = _submissions(tmp_path / "out")
-    assert [Path(sub["path"]).name for sub in kept] == ["s0.ipynb"] and kept[0]["status"] == "graded"
+    assert kept == at_loss and 1 <= len(kept) < 3 and all(sub["status"] == "graded" for sub in kept)
     with dask_cluster(tmp_path, {"only": []}) as again:
         rerun = _run([*command, "--cluster", again.address], tmp_path)
-    assert rerun.returncode == 0 and rerun.stdout.count("(unchanged, not regraded)") == 1
+    assert rerun.returncode == 0 and rerun.stdout.count("(unchanged, not regraded)") == len(kept)
     assert [Path(sub["path"]).name for sub in _submissions(tmp_path / "out")] == ["s0.ipynb", "s1.ipynb", "s2.ipynb"]
 
 
