@@ -42,10 +42,6 @@ class GradingTask:
     stamp: str
     version: str = grader.__version__
 
-    @property
-    def size(self) -> int:
-        return sum(len(data or b"") for _, data in self.files)
-
 
 def selected_exercises(spec: Spec, options: GradeOptions) -> list[Exercise]:
     return [item for item in spec.exercises if not options.exercises or item.number in options.exercises]
