@@ -362,3 +362,20 @@ def test_bubblewrap_shows_only_what_the_command_needs(bubblewrap: Isolation, wor
     needed = {Path(path).resolve().parts[1] for path in (sys.prefix, sys.base_prefix, workdir)}
     assert set(ast.literal_eval(top)) <= system | needed, top
     assert exercises == "False"
+
+
+def test_gpu_device_nodes_are_passed_in(contained: Isolation, world: Path, workdir: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What CUDA opens (``/dev/nvidia*``) is usable inside; a plain file stands in for a device node here."""
+    device = world / "nvidia-stand-in0"
+    device.write_text("idle")
+    device.chmod(0o666)
+    monkeypatch.setattr("grader.sandbox.view.GPU_DEVICES", (str(world / "nvidia-stand-in*"),))
+    code = ("import sys\n"
+            "with open(sys.argv[1], 'r+') as dev:\n"
+            "    print(dev.read())\n"
+            "    dev.seek(0)\n"
+            "    dev.write('busy')\n")
+    result = run_sandboxed([PY, "-c", code, str(device)], SandboxPolicy(workdir=workdir), timeout=30)
+    assert result.stdout.strip() == "idle", result.stderr
+    assert device.read_text() == "busy"

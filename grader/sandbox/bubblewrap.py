@@ -1,8 +1,9 @@
 """The bubblewrap tier: new namespaces and a file system built from only what the command needs.
 
 The root is empty; the system folders, the Python installation, the staged runtime and the policy's read-only
-paths are bound read-only, the workdir read-write, ``/tmp`` and ``/var/tmp`` are private, and every excluded
-path inside a bound folder is covered by an empty read-only one (the deepest mount wins).
+paths are bound read-only, the workdir read-write, ``/tmp`` and ``/var/tmp`` are private, ``/dev`` is minimal
+plus the GPU device nodes, and every excluded path inside a bound folder is covered by an empty read-only one
+(the deepest mount wins).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from grader.sandbox.view import View, system_paths
+from grader.sandbox.view import View, gpu_devices, system_paths
 
 _PRIVATE = ("/tmp", "/var/tmp")
 
@@ -78,5 +79,6 @@ def mount_args(seen: View, *, traversable: bool) -> list[str]:
     args = [arg for _, _, mount in sorted(ops, key=lambda op: op[:2]) for arg in mount]
     for path in sorted(path for path in covered if path.is_dir()):
         args += ["--remount-ro", str(path)]
-    return [*_system_mounts(), *args, "--remount-ro", "/"]
+    devices = [arg for path in gpu_devices() for arg in ("--dev-bind", str(path), str(path))]
+    return [*_system_mounts(), *args, *devices, "--remount-ro", "/"]
 

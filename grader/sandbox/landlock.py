@@ -1,8 +1,9 @@
 """The Landlock tier: the command restricts itself, no privileges or namespaces needed.
 
 The grader builds a ruleset (read-only: the system folders, ``/proc``, the Python installation, the staged
-runtime and the policy's read-only paths; read-write: the workdir; a few device nodes; no TCP bind or connect;
-ABI 6+: no abstract Unix sockets or signals outside the sandbox) and passes its descriptor to the launcher,
+runtime and the policy's read-only paths; read-write: the workdir, a few device nodes and the GPU's (ioctl
+included, as CUDA needs); no TCP bind or connect; ABI 6+: no abstract Unix sockets or signals outside the
+sandbox) and passes its descriptor to the launcher,
 which calls ``landlock_restrict_self`` just before it executes the command. Landlock only grants, so an
 excluded path inside a visible folder is left out by granting that folder's other entries one by one (its
 names stay listable, its files unreadable). Not covered by Landlock: UDP and other non-TCP sockets, and
@@ -19,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.sandbox.view import DEVICES, View, system_paths
+from grader.sandbox.view import DEVICES, View, gpu_devices, system_paths
 
 CREATE_RULESET, ADD_RULE, RESTRICT_SELF = 444, 445, 446  # the same on x86_64 and aarch64
 ARCHITECTURES = ("x86_64", "aarch64")
@@ -136,9 +137,9 @@ def ruleset(seen: View, *, network: bool = False) -> int:
             if root.exists():
                 rules.allow_except(root, READ_RIGHTS, excluded)
         rules.allow(Path("/proc"), READ_FILE | READ_DIR)
-        for device in DEVICES:
-            if os.path.exists(device):
-                rules.allow(Path(device), READ_FILE | WRITE_FILE | IOCTL_DEV)
+        for device in [*map(Path, DEVICES), *gpu_devices()]:
+            if device.exists():
+                rules.allow(device, READ_FILE | WRITE_FILE | IOCTL_DEV)
         rules.allow(seen.writable, rules.handled)
     except BaseException:
         os.close(rules.fd)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import glob
 import importlib.metadata
 import json
 import os
@@ -28,6 +29,7 @@ import grader
 
 SYSTEM_READONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+GPU_DEVICES = ("/dev/nvidia*", "/dev/nvidia-caps/*")  # what CUDA opens (the driver's files are under /proc, /sys)
 RUNTIME_MODULES = ("__init__.py", "proctree.py", "protocol.py", "runner.py", "measure.py", "datasets")
 _DISTRIBUTION = "cnn-grader"
 
@@ -51,6 +53,12 @@ def view(workdir: Path, readonly: tuple[Path, ...], hidden: tuple[Path, ...]) ->
     if workdir in excluded:
         raise ValueError(f"workdir {workdir} is also a hidden path")
     return View(frozenset(roots), workdir, frozenset(path for path in excluded if path.exists()))
+
+
+def gpu_devices() -> list[Path]:
+    """The GPU device nodes present here (none on a machine without NVIDIA's driver)."""
+    found = {Path(path) for pattern in GPU_DEVICES for path in glob.glob(pattern)}
+    return sorted(path for path in found if not path.is_dir())
 
 
 def system_paths() -> list[Path]:
