@@ -85,3 +85,22 @@ def test_a_loop_in_one_exercise_costs_its_time_and_the_rest_is_graded(tmp_path: 
     others = [(exercise.number, exercise.score) for exercise in looping.exercises if exercise.number != 4]
     assert others == [(exercise.number, exercise.score) for exercise in plain.exercises if exercise.number != 4]
     assert fourth.score == {exercise.number: exercise for exercise in plain.exercises}[4].score
+
+
+@pytest.mark.kernel
+def test_an_exercise_memory_limit_applies_to_its_cells_only(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, {"cell_timeout": 30, "notebook_timeout": 600, "memory_mb": 2048},
+                 {4: {"memory_mb": 400}})
+    hoard = "import time\nhoard = b'x' * (600 * 1024**2)\ntime.sleep(3)\ndel hoard"
+    notebook = nbformat.read(DATA / "seed_style.ipynb", as_version=4)
+    sections = split_sections(notebook)
+    for number in (4, 3):  # from the end, so the indices found stay right
+        end = max(sections[number]) + 1
+        notebook.cells[end:end] = [new_code_cell(hoard)]
+    path = tmp_path / "hoarding" / "hoarding.ipynb"
+    path.parent.mkdir()
+    nbformat.write(notebook, path)
+    result = grade_notebook(path, spec, GradeOptions(exercises=(3, 4)))
+    errors = {exercise.number: exercise.errors for exercise in result.exercises}
+    assert not errors[3], errors
+    assert len(errors[4]) == 1 and "more than 400 MB together" in errors[4][0], errors
