@@ -55,8 +55,8 @@ class _PathBeneath(ctypes.Structure):
 
 @functools.cache
 def abi() -> int:
-    """The Landlock ABI version this kernel offers (0: none, or calls blocked, or an unknown architecture)."""
-    if platform.machine() not in ARCHITECTURES:
+    """The Landlock ABI version this kernel offers (0: none, calls blocked, not Linux, or another architecture)."""
+    if not sys.platform.startswith("linux") or platform.machine() not in ARCHITECTURES:
         return 0
     libc = ctypes.CDLL(None, use_errno=True)
     version = libc.syscall(CREATE_RULESET, None, 0, CREATE_RULESET_VERSION)
