@@ -21,11 +21,31 @@ UNNESTED = 7  # deeper than any markdown heading: every heading may end the sect
 PROMPT_TAGS = frozenset({"prompt", "question"})
 _TAG = re.compile(r"^exercise[-_ ]?(\d+)$", re.IGNORECASE)
 _HEADING = re.compile(r"^(#{1,6})\s*(.*)$")
+# "Exercise", "Question", "Aufgabe", "Exercice", "Ejercicio", "Questão", "Soal", "Esercizio", "习题"…
+# (singular: "Exercises 1-8" names a range, not one exercise)
+_EXERCISE_WORD = (r"(?:exercise|exercício|exercicio|exercice|ejercicio|esercizio|übung|uebung|aufgabe|"
+                  r"question|questão|questao|pregunta|pergunta|domanda|frage|problem|problema|"
+                  r"soal|latihan|nomor|no\.?|nr\.?|n[º°]|ex\.?|q|习题|练习|问题|题目|第)")
+_NUMBER = r"(\d+|[一二三四五六七八九十]+)(?!\s*(?:[-–—]|to|bis|a|à|al|até|sampai)\s*\d)(?!\s*[章节课])"
 _EXERCISE_TITLE = re.compile(
-    r"^[*_\s]*(?:(?:exercise|question|problem|ex\.?|q)\s*)?(\d+)(?:\.\d+)*\s*(?:[.):]|[*_]|\s|$)",
+    rf"^[*_\s]*(?:{_EXERCISE_WORD}\s*)?{_NUMBER}(?:\.\d+)*\s*(?:[.):、：—–-]|[*_]|\s|题|$)",
     re.IGNORECASE,
 )
-_NAMED_LINE = re.compile(r"^[*_\s]*(?:(?:exercise|question|problem)\s+|q\s*)(\d+)\b(?![.,]\d)", re.IGNORECASE)
+_NAMED_LINE = re.compile(rf"^[*_\s]*{_EXERCISE_WORD}\s*{_NUMBER}(?![.,]\d)(?:\b|(?=[^\w]|$))", re.IGNORECASE)
+# "**2. Parameters and memory**": a bold number opens an exercise only as the next in sequence, since answers
+# have bold numbered items too.
+_BOLD_NUMBER = re.compile(r"^\s*(?:\*\*|__)\s*(\d+)\s*[.):]")
+_CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+
+def _exercise_number(written: str) -> int:
+    """"4" -> 4, "四" -> 4, "十二" -> 12."""
+    if written.isdigit():
+        return int(written)
+    if len(written) == 1:
+        return _CHINESE_DIGITS[written]
+    tens, _, ones = written.partition("十")
+    return (_CHINESE_DIGITS.get(tens, 1) * 10 if "十" in written else 0) + _CHINESE_DIGITS.get(ones, 0)
 
 
 class NotebookError(Exception):
@@ -101,7 +121,7 @@ def _heading(line: str) -> tuple[int, str] | None:
     return (len(match.group(1)), match.group(2)) if match else None
 
 
-def _cell_start(cell: NotebookNode, current_level: int) -> tuple[int | None, int] | None:
+def _cell_start(cell: NotebookNode, current_level: int, current: int | None = None) -> tuple[int | None, int] | None:
     """Where a cell starts a section: (exercise number or None for 'ends it', heading level), or None."""
     for tag in cell.get("metadata", {}).get("tags", []):
         match = _TAG.match(str(tag))
@@ -115,13 +135,18 @@ def _cell_start(cell: NotebookNode, current_level: int) -> tuple[int | None, int
         level, title = heading
         if current_level == TAGGED:
             named = _NAMED_LINE.match(title)
-            return (int(named.group(1)), level) if named else None
+            return (_exercise_number(named.group(1)), level) if named else None
         if level > current_level:
             return None
         match = _EXERCISE_TITLE.match(title)
-        return (int(match.group(1)) if match else None), level
+        return (_exercise_number(match.group(1)) if match else None), level
     named = _NAMED_LINE.match(first_line)
-    return (int(named.group(1)), UNNESTED) if named else None
+    if named:
+        return _exercise_number(named.group(1)), UNNESTED
+    bold = _BOLD_NUMBER.match(first_line)
+    if bold and int(bold.group(1)) == (current or 0) + 1:
+        return int(bold.group(1)), UNNESTED
+    return None
 
 
 def split_sections(notebook: NotebookNode) -> dict[int, list[int]]:
@@ -130,7 +155,7 @@ def split_sections(notebook: NotebookNode) -> dict[int, list[int]]:
     current: int | None = None
     level = UNNESTED
     for index, cell in enumerate(notebook.cells):
-        start = _cell_start(cell, level if current is not None else UNNESTED)
+        start = _cell_start(cell, level if current is not None else UNNESTED, current)
         if start is not None:
             current, level = start
         if current is not None:

@@ -1,0 +1,40 @@
+"""Finding each exercise's section the way notebooks in the wild are laid out: headings in several
+languages, Chinese numerals, bold numbered labels, several exercises in one cell, titles naming a range."""
+
+from __future__ import annotations
+
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from grader.notebook import separate_exercises, split_sections
+
+
+def _sections(*sources: str) -> dict[int, list[int]]:
+    cells = [new_code_cell(source[5:]) if source.startswith("code:") else new_markdown_cell(source)
+             for source in sources]
+    return split_sections(separate_exercises(new_notebook(cells=cells)))
+
+
+@pytest.mark.parametrize("heading", ["## Aufgabe 3", "### Exercice 3", "## Ejercicio 3", "### Questão 3",
+                                     "### No. 3 – GPU kehabisan memori", "## 习题三", "## 第三题", "### Q3",
+                                     "## 3)", "**Exercise 3**", "**Q3.**"])
+def test_headings_in_many_languages_and_forms(heading: str) -> None:
+    assert _sections("# Chapter 14", heading, "the answer") == {3: [1, 2]}
+
+
+def test_a_title_naming_a_range_or_a_chapter_opens_no_exercise() -> None:
+    assert _sections("# Exercises 1-8, chapter 14", "## 1. First", "one", "## 2. Second", "two") == {
+        1: [1, 2], 2: [3, 4]}
+    assert _sections("# 第 14 章 卷积神经网络", "## 1. 第一题", "答") == {1: [1, 2]}
+
+
+def test_bold_numbers_open_exercises_only_in_sequence() -> None:
+    sections = _sections("# Solutions", "**1. CNNs**\n\nfewer parameters", "**2. Arithmetic**\n\n903,400",
+                         "**1.** a bold list item inside exercise 2 is not exercise 1")
+    assert sections == {1: [1], 2: [2, 3]}
+
+
+def test_one_cell_holding_several_exercises_is_cut_per_exercise() -> None:
+    sections = _sections("## 3. Memory", "**Exercise 3**\n\nshrink the batch\n\n**Exercise 4**\n\nno weights",
+                         "code:print('still exercise 4')")
+    assert sections == {3: [0, 1], 4: [2, 3]}
