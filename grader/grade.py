@@ -107,7 +107,7 @@ def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str
 def _answer_text(blocks: list[AnswerBlock]) -> str:
     """The answer as the grader read it, for review: prose, and each output under its cell number; a long one
     keeps its beginning and end."""
-    parts = [block.text if block.kind == "markdown" else f"[output of cell {block.cell_index + 1}]\n{block.text}"
+    parts = [block.text if block.kind == "markdown" else f"[{block.kind} of cell {block.cell_index + 1}]\n{block.text}"
              for block in blocks]
     text = "\n\n".join(part.strip("\n") for part in parts)
     if len(text) <= ANSWER_CHARS:

@@ -54,7 +54,8 @@ class NotebookError(Exception):
 
 @dataclass(frozen=True)
 class AnswerBlock:
-    """One piece of a student's answer: markdown prose or a code cell's output (with its source)."""
+    """One piece of a student's answer: markdown prose, a code cell's comments, or its output (with its
+    source)."""
 
     kind: str
     text: str
@@ -186,7 +187,8 @@ def _prose(cell: NotebookNode, is_first: bool) -> str:
 
 
 def answer_blocks(notebook: NotebookNode, cell_indices: list[int]) -> list[AnswerBlock]:
-    """The student's answer in these cells: prose of markdown cells and outputs of code cells."""
+    """The student's answer in these cells: prose of markdown cells, and the comments and outputs of code
+    cells."""
     blocks: list[AnswerBlock] = []
     for position, index in enumerate(cell_indices):
         cell = notebook.cells[index]
@@ -198,10 +200,21 @@ def answer_blocks(notebook: NotebookNode, cell_indices: list[int]) -> list[Answe
             if text.strip():
                 blocks.append(AnswerBlock("markdown", text, index))
         elif cell.get("cell_type") == "code":
+            comments = _comments(cell.get("source", ""))
+            if comments.strip():
+                blocks.append(AnswerBlock("comment", comments, index))
             text = "\n".join(_output_text(output) for output in cell.get("outputs", []))
             if text.strip():
                 blocks.append(AnswerBlock("output", text, index, source=cell.get("source", "")))
     return blocks
+
+
+_COMMENT = re.compile(r"^\s*#(?![!%])\s?(.*)$")
+
+
+def _comments(source: str) -> str:
+    """What a code cell says in its comments: some students answer there ("# Q4: pooling has no weights")."""
+    return "\n".join(match.group(1) for line in source.splitlines() if (match := _COMMENT.match(line)))
 
 
 def question_text(notebook: NotebookNode, cell_indices: list[int]) -> str:

@@ -104,6 +104,8 @@ def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[I
 def _named_in_sentence(match: Match, concept: Concept, words: Words, owners: dict[int, str]) -> bool:
     """Whether the concept's own name stands in the match's sentence: a wrong claim is only held against
     a subject the student names with it."""
+    if not concept.about:
+        return True
     sentence = words.tokens[match.first].sentence
     return any(owner == concept.id and words.tokens[index].sentence == sentence for index, owner in owners.items())
 
@@ -147,8 +149,8 @@ def _quoted(match: Match, words: Words) -> str:
 
 def run_rubric(check: RubricCheck, blocks: list[AnswerBlock], question: str = "") -> CheckResult:
     expected = "; ".join(concept.label for concept in check.concepts)
-    prose = "\n\n".join(normalize(block.text) for block in blocks if block.kind == "markdown")
-    outputs = "\n\n".join(normalize(block.text) for block in blocks if block.kind != "markdown")
+    prose = "\n\n".join(normalize(block.text) for block in blocks if block.kind in ("markdown", "comment"))
+    outputs = "\n\n".join(normalize(block.text) for block in blocks if block.kind == "output")
     text = without_question("\n\n".join(part for part in (prose, outputs) if part.strip()), question)
     words = words_of(text)
     if not words.tokens:

@@ -28,7 +28,7 @@ NEGATION_CUES: dict[str, frozenset[str]] = {
     "de": frozenset({"nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "ohne",
                      "weder", "nichts"}),
     # "pas" alone is also a noun (a stride: "les pas et le pooling"), so French negation is read from "ne"/"n'"
-    "fr": frozenset({"ne", "n", "jamais", "sans", "aucun", "aucune", "ni", "rien"}),
+    "fr": frozenset({"ne", "jamais", "sans", "aucun", "aucune", "ni", "rien"}),
     "es": frozenset({"no", "nunca", "sin", "ningun", "ninguna", "ninguno", "ni", "jamas", "nada"}),
     "pt": frozenset({"nao", "nunca", "sem", "nenhum", "nenhuma", "nem", "jamais", "nada"}),
     "it": frozenset({"non", "mai", "senza", "nessun", "nessuna", "nessuno", "ne", "niente"}),
@@ -65,6 +65,7 @@ class Phrasing:
     text: str
     parts: tuple[Part, ...]
     negative: bool
+    cue_parts: tuple[int, ...] = ()
 
     @property
     def gap(self) -> int:
@@ -106,9 +107,12 @@ def compile_phrasing(text: str, language: str) -> Phrasing:
                 parts.append(Part(PartKind.WILDCARD, fold(word)))
             else:
                 parts.extend(Part(PartKind.STEM, stem(token.written, language)) for token in words_of(word).tokens)
-    cues = NEGATION_CUES.get(language, frozenset())
-    negative = any(token.folded in cues for token in words_of(text).tokens)
-    return Phrasing(language, text, tuple(parts), negative)
+    cues = NEGATION_CUES.get(language, frozenset()) | NEGATION_CUES["zh"]
+    cue_stems = {stem(token.written, "en" if language == "zh" else language)
+                 for token in words_of(text).tokens if token.folded in cues}
+    cue_parts = tuple(index for index, part in enumerate(parts)
+                      if part.kind is not PartKind.WILDCARD and (part.value in cues or part.value in cue_stems))
+    return Phrasing(language, text, tuple(parts), bool(cue_parts), cue_parts)
 
 
 def _part_positions(part: Part, words: Words, language: str, span: range) -> list[int]:
@@ -147,6 +151,17 @@ def _windows(positions: list[list[int]], width: int) -> list[tuple[int, ...]]:
     return results
 
 
+def _by_part(order: list[int], chosen: tuple[int, ...]) -> tuple[int, ...]:
+    """Positions chosen in ``order`` put back in the phrasing's own order of parts."""
+    placed = dict(zip(order, chosen, strict=True))
+    return tuple(placed[index] for index in range(len(order)))
+
+
+def _cue_first(phrasing: Phrasing, chosen: tuple[int, ...]) -> bool:
+    others = [position for index, position in enumerate(chosen) if index not in phrasing.cue_parts]
+    return not others or all(chosen[index] < min(others) for index in phrasing.cue_parts)
+
+
 def find_phrasing(phrasing: Phrasing, words: Words) -> list[Match]:
     """Every place in the answer where the phrasing is said: in each sentence, the tightest windows that do
     not overlap."""
@@ -155,7 +170,11 @@ def find_phrasing(phrasing: Phrasing, words: Words) -> list[Match]:
         positions = [_part_positions(part, words, phrasing.language, sentence) for part in phrasing.parts]
         if not all(positions):
             continue
-        windows = _windows(sorted(positions, key=len), len(phrasing.parts) + phrasing.gap)
+        order = sorted(range(len(positions)), key=lambda index: len(positions[index]))
+        windows = [_by_part(order, chosen) for chosen in
+                   _windows([positions[index] for index in order], len(phrasing.parts) + phrasing.gap)]
+        # said negatively, the negation comes first: "not need weights", never "need weights … not"
+        windows = [chosen for chosen in windows if _cue_first(phrasing, chosen)]
         used: set[int] = set()
         for chosen in sorted(windows, key=lambda chosen: max(chosen) - min(chosen)):
             span = set(range(min(chosen), max(chosen) + 1))
@@ -219,7 +238,7 @@ def _denied_after(match: Match, words: Words, cues: frozenset[str]) -> str | Non
 def _restrictive(tokens: tuple[Token, ...], index: int) -> bool:
     """French "ne … que" means "only": "il ne garde que la plus forte"."""
     after = tokens[index + 1 : index + 4]
-    return tokens[index].folded in {"ne", "n"} and any(token.folded in {"que", "qu"} for token in after)
+    return tokens[index].folded == "ne" and any(token.folded in {"que", "qu"} for token in after)
 
 
 def _clause_mentions(words: Words, clause: int, phrasings: list[Phrasing]) -> bool:

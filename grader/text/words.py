@@ -128,7 +128,9 @@ def _split_word(word: str) -> list[str]:
     if contraction:
         head = contraction.group("head")
         return [_IRREGULAR_NOT.get(head, head), "not"]
-    return [part for part in lowered.split("'") if part]
+    parts = [part for part in lowered.split("'") if part]
+    # French "n'a pas": the elided "ne" is a negation; a bare "n" ("n filtres") is a variable
+    return ["ne" if part == "n" and index == 0 and len(parts) > 1 else part for index, part in enumerate(parts)]
 
 
 def words_of(text: str) -> Words:
