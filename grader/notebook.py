@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,25 +97,69 @@ def _starts_exercise(line: str) -> bool:
 
 
 def separate_exercises(notebook: NotebookNode) -> NotebookNode:
-    """The notebook with each markdown cell that holds several exercises ("### Q3 … ### Q4 …") cut into
-    one cell per exercise, so that each answer lands in its own section. Code cells are untouched."""
-    cells = []
-    for cell in notebook.cells:
+    """The notebook with each markdown cell that holds several exercises ("### Q3 … ### Q4 …", a table with a
+    row per exercise) cut into one cell per exercise, so that each answer lands in its own section. Code
+    cells are untouched. A notebook with no exercise marked at all but plainly numbered answers ("1 - …",
+    "2 - …" in order) is cut at those numbers."""
+    notebook.cells = _cut_cells(notebook.cells, _starts_exercise)
+    if not split_sections(notebook):
+        notebook.cells = _cut_cells([_numbered_as_labels(cell) for cell in notebook.cells],
+                                    lambda line: _starts_exercise(line) or bool(_BOLD_NUMBER.match(line)))
+    return notebook
+
+
+def _cut_cells(cells: list[NotebookNode], starts_exercise: Callable[[str], bool]) -> list[NotebookNode]:
+    cut = []
+    for cell in cells:
         if cell.get("cell_type") != "markdown":
-            cells.append(cell)
+            cut.append(cell)
             continue
-        lines = cell.get("source", "").splitlines(keepends=True)
-        starts = [index for index, line in enumerate(lines) if index > 0 and _starts_exercise(line)]
+        lines = [_table_row_as_label(line) for line in cell.get("source", "").splitlines(keepends=True)]
+        starts = [index for index, line in enumerate(lines) if index > 0 and starts_exercise(line)]
         if not starts:
-            cells.append(cell)
+            cut.append(cell if lines == cell.get("source", "").splitlines(keepends=True)
+                       else _markdown_like(cell, "".join(lines)))
             continue
         for first, (begin, end) in enumerate(zip([0, *starts], [*starts, len(lines)], strict=True)):
             part = nbformat.v4.new_markdown_cell("".join(lines[begin:end]))
             if first == 0:
                 part.metadata = cell.get("metadata", {})
-            cells.append(part)
-    notebook.cells = cells
-    return notebook
+            cut.append(part)
+    return cut
+
+
+def _markdown_like(cell: NotebookNode, source: str) -> NotebookNode:
+    part = nbformat.v4.new_markdown_cell(source)
+    part.metadata = cell.get("metadata", {})
+    return part
+
+
+_TABLE_ROW = re.compile(r"^\s*\|\s*([^|]+?)\s*\|(.*?)\|?\s*$")
+
+
+def _table_row_as_label(line: str) -> str:
+    """"| Q3. | shrink the batch |" -> "**Q3.** shrink the batch": a table with a row per exercise."""
+    row = _TABLE_ROW.match(line)
+    if not row or not _NAMED_LINE.match(row.group(1)):
+        return line
+    return f"**{row.group(1)}** {row.group(2).replace('|', ' ').strip()}\n"
+
+
+_PLAIN_NUMBER = re.compile(r"^\s*(\d+)\s*[-.)–:]\s+(?=\S)")
+
+
+def _numbered_as_labels(cell: NotebookNode) -> NotebookNode:
+    """A markdown cell whose lines "1 - …", "2) …" number the exercises in order, as bold labels."""
+    if cell.get("cell_type") != "markdown":
+        return cell
+    expected, lines = 1, []
+    for line in cell.get("source", "").splitlines(keepends=True):
+        number = _PLAIN_NUMBER.match(line)
+        if number and int(number.group(1)) == expected:
+            line = f"**{expected}.** {line[number.end():]}"
+            expected += 1
+        lines.append(line)
+    return _markdown_like(cell, "".join(lines))
 
 
 def _heading(line: str) -> tuple[int, str] | None:
@@ -128,9 +173,13 @@ def _cell_start(cell: NotebookNode, current_level: int, current: int | None = No
         match = _TAG.match(str(tag))
         if match:
             return int(match.group(1)), TAGGED
+    first_line = next((line for line in cell.get("source", "").splitlines() if line.strip()), "")
+    if cell.get("cell_type") == "code":  # "# Ex. 3 -- out of GPU memory" opening a code cell
+        comment = _COMMENT.match(first_line)
+        named = _NAMED_LINE.match(comment.group(1)) if comment and current_level != TAGGED else None
+        return (_exercise_number(named.group(1)), UNNESTED) if named else None
     if cell.get("cell_type") != "markdown":
         return None
-    first_line = next((line for line in cell.get("source", "").splitlines() if line.strip()), "")
     heading = _heading(first_line)
     if heading:
         level, title = heading
@@ -179,10 +228,15 @@ def _output_text(output: NotebookNode) -> str:
 
 
 def _prose(cell: NotebookNode, is_first: bool) -> str:
-    """The markdown of a cell, without the heading line that carries the question."""
+    """The markdown of a cell, without the heading line that carries the question, or without the label
+    that opens it ("**Esercizio 1.** Rispetto…" keeps "Rispetto…")."""
     lines = cell.get("source", "").splitlines()
-    if is_first and lines and (_heading(lines[0]) or _NAMED_LINE.match(lines[0])):
+    if is_first and lines and _heading(lines[0]):
         lines = lines[1:]
+    elif is_first and lines:
+        label = _NAMED_LINE.match(lines[0]) or _BOLD_NUMBER.match(lines[0])
+        if label:
+            lines[0] = lines[0][label.end():].lstrip("*_.:)-–— \t")
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.notebook import separate_exercises, split_sections
+from grader.notebook import answer_blocks, separate_exercises, split_sections
 
 
 def _sections(*sources: str) -> dict[int, list[int]]:
@@ -38,3 +38,28 @@ def test_one_cell_holding_several_exercises_is_cut_per_exercise() -> None:
     sections = _sections("## 3. Memory", "**Exercise 3**\n\nshrink the batch\n\n**Exercise 4**\n\nno weights",
                          "code:print('still exercise 4')")
     assert sections == {3: [0, 1], 4: [2, 3]}
+
+
+def test_a_table_with_a_row_per_exercise() -> None:
+    table = "| # | answer |\n|---|---|\n| Q1. | fewer weights |\n| Q2. | 903,400 parameters |\n"
+    notebook = separate_exercises(new_notebook(cells=[new_markdown_cell("# Answers"), new_markdown_cell(table)]))
+    sections = split_sections(notebook)
+    assert set(sections) == {1, 2}
+    assert "903,400" in notebook.cells[sections[2][0]].source
+
+
+def test_code_cells_opened_by_an_exercise_comment() -> None:
+    assert _sections("# ch14", "code:# Ex. 1 -- CNNs\nprint('fewer weights')",
+                     "code:# Ex. 2 -- arithmetic\nprint(903400)") == {1: [1], 2: [2]}
+
+
+def test_plainly_numbered_answers_are_cut_only_when_nothing_else_marks_exercises() -> None:
+    one_cell = "1 - fewer weights\n\n2 - 903,400 parameters\n\n3 - 1. smaller batch 2. float16\n"
+    assert set(_sections("# Short solutions", one_cell)) == {1, 2, 3}
+    assert _sections("## 3. Memory", "1. smaller batch\n2. float16") == {3: [0, 1]}
+
+
+def test_the_label_opening_an_answer_is_dropped_not_the_answer() -> None:
+    notebook = separate_exercises(new_notebook(cells=[new_markdown_cell("**Esercizio 4.** Il pooling non ha pesi.")]))
+    blocks = answer_blocks(notebook, split_sections(notebook)[4])
+    assert [block.text for block in blocks] == ["Il pooling non ha pesi."]
