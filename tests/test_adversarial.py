@@ -371,7 +371,8 @@ def test_a_shared_folder_lends_no_files_to_its_notebooks(spec: Spec, tmp_path: P
         "import os\nprint('total parameters:', open('alice_notes.txt').read() if os.path.exists('alice_notes.txt') "
         "else 0)")]), folder / "mallory.ipynb")
     result = grade_notebook(folder / "mallory.ipynb", spec, GradeOptions(exercises=(2,), limits=LIMITS))
-    assert _check_result(result.exercises[0], "total-params").found == "0"
+    total = _check_result(result.exercises[0], "total-params")
+    assert total.score == 0 and "903" not in total.found
 
 
 @pytest.mark.slow
@@ -392,7 +393,8 @@ def test_fake_printed_accuracy_scores_the_measured_one(tmp_path: Path) -> None:
 def test_shadowing_modules_change_nothing(spec: Spec, tmp_path: Path) -> None:
     folder = tmp_path / "shadowing"
     shutil.copytree(ADVERSARIAL / "shadowing", folder)
-    shadowed = _by_number(grade_notebook(folder / "shadowing.ipynb", spec, GradeOptions(limits=TF_LIMITS)))
+    shadowed = _by_number(grade_notebook(folder / "shadowing.ipynb", spec,
+                                         GradeOptions(limits=TF_LIMITS, device="cpu")))
     plain = _by_number(grade_notebook(DATA / "seed_style.ipynb", spec,
                                       GradeOptions(limits=LIMITS, exercises=CONCEPTUAL)))
     assert {number: shadowed[number] for number in CONCEPTUAL} == plain
