@@ -172,6 +172,26 @@ def test_no_network(contained: Isolation, workdir: Path) -> None:
     assert allowed.stdout.startswith("connected"), allowed.stdout + allowed.stderr
 
 
+def test_no_udp_reaches_the_host(contained: Isolation, workdir: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.settimeout(1)
+        code = (
+            "import socket, sys\n"
+            "try:\n"
+            "    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'key', ('127.0.0.1', int(sys.argv[1])))\n"
+            "    print('sent')\n"
+            "except OSError as exc:\n"
+            "    print('refused', exc.errno)\n"
+        )
+        result = run_sandboxed([PY, "-c", code, str(server.getsockname()[1])], SandboxPolicy(workdir=workdir),
+                               timeout=30)
+        with pytest.raises(TimeoutError):
+            server.recvfrom(16)
+    expected = "sent" if contained is Isolation.BUBBLEWRAP else "refused 13"  # its own loopback / no socket
+    assert result.stdout.strip() == expected, result.stderr
+
+
 def test_hidden_paths_cannot_be_read(contained: Isolation, world: Path, workdir: Path) -> None:
     course = world / "course"
     (course / "answers").mkdir(parents=True)

@@ -6,8 +6,8 @@ included, as CUDA needs); no TCP bind or connect; ABI 6+: no abstract Unix socke
 sandbox) and passes its descriptor to the launcher,
 which calls ``landlock_restrict_self`` just before it executes the command. Landlock only grants, so an
 excluded path inside a visible folder is left out by granting that folder's other entries one by one (its
-names stay listable, its files unreadable). Not covered by Landlock: UDP and other non-TCP sockets, and
-connecting to Unix sockets that have a path.
+names stay listable, its files unreadable). Not covered by Landlock: UDP and other non-TCP sockets (the
+seccomp filter of this tier refuses them), and connecting to Unix sockets that have a path.
 """
 
 from __future__ import annotations

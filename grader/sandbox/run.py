@@ -2,7 +2,8 @@
 
 A small launcher (``python -I -S``) runs first, inside the tier's containment: it sets the process limits,
 drops root to a uid of its own when the grader runs as root (chowning the workdir to it), sets
-``no_new_privs``, applies the Landlock ruleset in that tier, and executes the command. ``memory_mb`` is
+``no_new_privs``, applies the Landlock ruleset and the seccomp network filter in that tier, and executes the
+command. ``memory_mb`` is
 per process (``RLIMIT_DATA``, unlike ``RLIMIT_AS`` not tripped by CUDA's address-space reservations);
 ``max_processes`` counts the sandbox's own uid when it has one, else the caller's tasks are added to it.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.proctree import KILL_PASSES, process_tree, signal_tree, task_count
-from grader.sandbox import bubblewrap, landlock
+from grader.sandbox import bubblewrap, landlock, seccomp
 from grader.sandbox.policy import Isolation, SandboxPolicy, SandboxResult
 from grader.sandbox.tiers import isolation_available
 from grader.sandbox.view import View, python_paths, runtime_dir, unreachable, view
@@ -60,6 +61,13 @@ if spec["landlock"] is not None:
     if libc.syscall(number, fd, 0):
         raise OSError(ctypes.get_errno(), "landlock_restrict_self failed")
     os.close(fd)
+if spec["seccomp"] is not None:
+    words = [code | jt << 16 | jf << 24 | k << 32 for code, jt, jf, k in spec["seccomp"]]
+    program = (ctypes.c_uint64 * len(words))(*words)
+    class Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    if libc.prctl(22, 2, ctypes.byref(Fprog(len(words), ctypes.addressof(program))), 0, 0):
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
 os.chdir(spec["cwd"])
 os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
 """
@@ -105,6 +113,7 @@ def build(argv: Sequence[str], policy: SandboxPolicy) -> Command:
         "drop_to": run_uid if drop else None,
         "open_tmp": ["/tmp", "/var/tmp", "/dev/shm"] if tier is Isolation.BUBBLEWRAP else [],
         "landlock": None if fd is None else [fd, landlock.RESTRICT_SELF],
+        "seccomp": seccomp.program() if tier is Isolation.LANDLOCK and not policy.network else None,
         "cwd": str(workdir),
         "env": env,
         "argv": [os.fspath(arg) for arg in argv],
