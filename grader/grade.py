@@ -99,8 +99,9 @@ def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str
                                 metrics, status="skipped")
     else:
         errors = _failure_lines(run.failures, cells) + ([not_run] if not_run else [])
+        unfound = () if cells else ("no section of the notebook was found for this exercise",)
         scored = score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, errors,
-                                metrics, status="error" if not_run else None)
+                                metrics, status="error" if not_run else None, review=unfound)
     return replace(scored, answer=_answer_text(blocks))
 
 
