@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from grader.checks.evidence import Role, Statement
+from grader.checks.evidence import Located, Role, Statement
 
-Found = TypeVar("Found")
+Found = TypeVar("Found", bound=Located)
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Decision(Generic[Found]):
 
 def _span(statement: Statement[Found]) -> tuple[int, int, int]:
     item = statement.item
-    return statement.sentence[0], item.start, item.end  # type: ignore[attr-defined]
+    return statement.sentence[0], item.start, item.end
 
 
 def _outermost(statements: Sequence[Statement[Found]]) -> list[Statement[Found]]:

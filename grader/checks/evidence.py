@@ -7,12 +7,23 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from grader.extract import mentions_near, normalize
 from grader.notebook import AnswerBlock
 
-Found = TypeVar("Found")
+
+class Located(Protocol):
+    """A value found in normalized text: where it starts and ends."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+
+Found = TypeVar("Found", bound=Located)
 
 
 def _source_mentions(source: str, patterns: Sequence[str]) -> bool:
@@ -137,7 +148,7 @@ def statements_near(
         text = normalize(block.text)
         source_hit = block.kind == "output" and bool(near) and _source_mentions(block.source, near)
         for item in find(block.text):
-            start, end = item.start, item.end  # type: ignore[attr-defined]
+            start, end = item.start, item.end
             if near and not source_hit and not _near(text, start, end, near):
                 continue
             sentence_start, sentence_end = _bounds(_SENTENCE_END, text, start, end)

@@ -118,7 +118,7 @@ def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequen
         describe=lambda number: number.text,
         explained=lambda number: any(_matched_target(number, other) for other in siblings if other.id != check.id),
     )
-    review = (f"{check.label}: {decision.conflict}",) if decision.conflict else ()
+    review: tuple[str, ...] = (f"{check.label}: {decision.conflict}",) if decision.conflict else ()
     if decision.accepted is not None:
         number = decision.accepted.item
         target = _matched_target(number, check)
