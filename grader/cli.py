@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -128,8 +127,10 @@ def grade(
     if not found.notebooks:
         errors.print("[red]error[/red] nothing to grade")
         raise typer.Exit(USAGE_ERROR)
-    given_limits = {"cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "memory_mb": memory_mb,
-                 "max_processes": max_processes, "max_file_mb": max_file_mb, "max_output_mb": max_output_mb}
+    given_limits: dict[str, Any] = {
+        "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "memory_mb": memory_mb,
+        "max_processes": max_processes, "max_file_mb": max_file_mb, "max_output_mb": max_output_mb,
+    }
     limits = replace(loaded.limits, **{name: value for name, value in given_limits.items() if value is not None})
     use_isolation(isolation, executing=execute)
     out.mkdir(parents=True, exist_ok=True)  # it must exist to be hidden from the first notebooks
@@ -212,4 +213,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -8,7 +8,15 @@ from pathlib import Path
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from grader.batch import BatchEvents
 from grader.scoring import SubmissionResult
@@ -28,7 +36,7 @@ class BatchProgress:
         self.running: list[str] = []
         self.started_at = time.monotonic()
         self.bar: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.events = BatchEvents(started=self._started, finished=self._finished)
 
     def __enter__(self) -> BatchProgress:
@@ -50,7 +58,7 @@ class BatchProgress:
 
     def _started(self, path: Path) -> None:
         self.running.append(path.name)
-        if self.bar is not None:
+        if self.bar is not None and self.task is not None:
             self.bar.update(self.task, description=self._describe())
 
     def _finished(self, path: Path, result: SubmissionResult, reused: bool) -> None:
@@ -59,7 +67,7 @@ class BatchProgress:
             self.running.remove(path.name)
         score = f"{result.score:g}/{result.max_score:g}" if result.status == "graded" else "failed"
         note = " (unchanged, not regraded)" if reused else ""
-        if self.bar is not None:
+        if self.bar is not None and self.task is not None:
             self.bar.update(self.task, advance=1, description=self._describe())
             self.bar.console.print(f"{path.name}: {score}{note}", highlight=False)
         else:

