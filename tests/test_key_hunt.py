@@ -106,11 +106,11 @@ def test_without_containment_the_hunt_reaches_the_key(world: Path) -> None:
     folder = world / "rlimits" / "key_hunt"
     folder.mkdir(parents=True)
     shutil.copy(HUNTER, folder / "key_hunt.ipynb")
-    done = subprocess.run([sys.executable, "-m", "grader", "grade", str(folder / "key_hunt.ipynb"), "-e", "1", "-e",
-                           "2", "--max-output-mb", "1", "--isolation", "none", "--out", str(world / "rlimits" / "out")],
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", str(folder / "key_hunt.ipynb"), "-e", "2",
+                           "--max-output-mb", "1", "--isolation", "none", "--out", str(world / "rlimits" / "out")],
                           cwd=world, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and "NOT contained" in done.stderr, done.stderr[-3000:]
     (entry,) = json.loads((world / "rlimits" / "out" / "results.json").read_text(encoding="utf-8"))["submissions"]
-    total = next(check for check in entry["exercises"][1]["checks"] if check["id"] == "total-params")
+    total = next(check for check in entry["exercises"][0]["checks"] if check["id"] == "total-params")
     assert entry["isolation"] == "rlimits" and entry["score"] > 0
     assert total["found"].replace(",", "") != "903401"
