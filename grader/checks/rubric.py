@@ -22,6 +22,8 @@ from grader.text.language import detect_language, language_name
 from grader.text.phrasing import Match, Phrasing, compile_phrasing, cues_for, find_phrasing, negation_before
 from grader.text.words import Words, words_of
 
+MAX_ANSWER_CHARS = 30_000  # far beyond any real answer to one exercise; a dump of files is not read whole
+
 
 @dataclass(frozen=True)
 class IdeaReading:
@@ -152,14 +154,15 @@ def run_rubric(check: RubricCheck, blocks: list[AnswerBlock], question: str = ""
     prose = "\n\n".join(normalize(block.text) for block in blocks if block.kind in ("markdown", "comment"))
     outputs = "\n\n".join(normalize(block.text) for block in blocks if block.kind == "output")
     text = without_question("\n\n".join(part for part in (prose, outputs) if part.strip()), question)
-    words = words_of(text)
+    too_long = len(text) > MAX_ANSWER_CHARS
+    words = words_of(text[:MAX_ANSWER_CHARS])
     if not words.tokens:
         return CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, "")
     language = detect_language(prose or text)
     readings = read_ideas(check, words, language)
     credited = [reading.concept for reading in readings if reading.credited]
     score = _score(check, credited)
-    review: list[str] = []
+    review = [f"answer longer than {MAX_ANSWER_CHARS:,} characters: only its start was read"] if too_long else []
     notes: list[str] = []
     for reading in readings:
         if reading.wrong:

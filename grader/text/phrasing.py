@@ -115,21 +115,25 @@ def compile_phrasing(text: str, language: str) -> Phrasing:
     return Phrasing(language, text, tuple(parts), bool(cue_parts), cue_parts)
 
 
-def _part_positions(part: Part, words: Words, language: str, span: range) -> list[int]:
-    tokens = words.tokens
+def _part_positions(part: Part, words: Words, language: str) -> list[int]:
+    """Every position in the answer where this word of a phrasing stands."""
     if part.kind is PartKind.WILDCARD:
-        return [i for i in span if fnmatch.fnmatchcase(tokens[i].folded, part.value)]
+        return sorted(position for word, positions in words.by_word().items()
+                      if fnmatch.fnmatchcase(word, part.value) for position in positions)
     if part.kind is PartKind.CJK:
+        if part.value not in words.text:
+            return []
+        tokens = words.tokens
         found = []
-        for i in span:
-            if not tokens[i].cjk:
+        for i, token in enumerate(tokens):
+            if not token.cjk:
                 continue
-            run = "".join(tokens[j].written for j in range(i, min(i + 4, span.stop)))
-            if part.value in tokens[i].written or run.startswith(part.value):
+            run = "".join(tokens[j].written for j in range(i, min(i + 4, len(tokens)))
+                          if tokens[j].sentence == token.sentence)
+            if part.value in token.written or run.startswith(part.value):
                 found.append(i)
         return found
-    stems = words.stems("en" if language == "zh" else language)
-    return [i for i in span if stems[i] == part.value]
+    return words.with_stem(part.value, "en" if language == "zh" else language)
 
 
 def _windows(positions: list[list[int]], width: int) -> list[tuple[int, ...]]:
@@ -166,10 +170,22 @@ def find_phrasing(phrasing: Phrasing, words: Words) -> list[Match]:
     """Every place in the answer where the phrasing is said: in each sentence, the tightest windows that do
     not overlap."""
     matches: list[Match] = []
-    for sentence in words.sentences():
-        positions = [_part_positions(part, words, phrasing.language, sentence) for part in phrasing.parts]
-        if not all(positions):
-            continue
+    everywhere = []
+    for part in phrasing.parts:
+        found = _part_positions(part, words, phrasing.language)
+        if not found:
+            return matches  # most phrasings stop here: one of their words is not in the answer
+        everywhere.append(found)
+    tokens = words.tokens
+    by_sentence: list[dict[int, list[int]]] = []
+    for found in everywhere:
+        grouped: dict[int, list[int]] = {}
+        for i in found:
+            grouped.setdefault(tokens[i].sentence, []).append(i)
+        by_sentence.append(grouped)
+    shared = set.intersection(*(set(grouped) for grouped in by_sentence))
+    for sentence in sorted(shared):
+        positions = [grouped[sentence] for grouped in by_sentence]
         order = sorted(range(len(positions)), key=lambda index: len(positions[index]))
         windows = [_by_part(order, chosen) for chosen in
                    _windows([positions[index] for index in order], len(phrasing.parts) + phrasing.gap)]

@@ -68,11 +68,30 @@ class Words:
     text: str
     tokens: tuple[Token, ...]
     _stems: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    _by_stem: dict[str, dict[str, list[int]]] = field(default_factory=dict, repr=False)
+    _by_word: dict[str, list[int]] | None = field(default=None, repr=False)
 
     def stems(self, language: str) -> tuple[str, ...]:
         if language not in self._stems:
             self._stems[language] = tuple(stem(token.written, language) for token in self.tokens)
         return self._stems[language]
+
+    def with_stem(self, value: str, language: str) -> list[int]:
+        """Positions of the words whose stem in ``language`` is ``value``."""
+        if language not in self._by_stem:
+            index: dict[str, list[int]] = {}
+            for position, word_stem in enumerate(self.stems(language)):
+                index.setdefault(word_stem, []).append(position)
+            self._by_stem[language] = index
+        return self._by_stem[language].get(value, [])
+
+    def by_word(self) -> dict[str, list[int]]:
+        """Positions of each accent-folded word."""
+        if self._by_word is None:
+            self._by_word = {}
+            for position, token in enumerate(self.tokens):
+                self._by_word.setdefault(token.folded, []).append(position)
+        return self._by_word
 
     def sentences(self) -> list[range]:
         """Token index ranges, one per sentence."""
