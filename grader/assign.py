@@ -67,8 +67,10 @@ def _model_check(exercise: Exercise) -> ModelAccuracyCheck | None:
 
 def _model_terms(check: ModelAccuracyCheck) -> str:
     """How the model is graded: the threshold, the partial-credit tiers and the device it must train on."""
-    lines = [f"The grader measures your model's test accuracy itself: {check.threshold:.1%} or more earns "
-             f"{check.points:g} points"]
+    lines = [
+        f"The grader measures your model's test accuracy itself: {check.threshold:.1%} or more earns "
+        f"{check.points:g} points"
+    ]
     lines += [f"{tier.accuracy:.1%} or more earns {tier.points:g}" for tier in check.tiers]
     device = " Train it on a GPU: a model trained on the CPU earns nothing." if check.device == "gpu" else ""
     return "; ".join(lines) + "; less earns nothing." + device
@@ -78,8 +80,9 @@ def _exercise_cells(exercise: Exercise) -> list[NotebookNode]:
     tag = f"exercise-{exercise.number}"
     model = _model_check(exercise)
     terms = f"\n\n{_model_terms(model)}" if model else ""
-    question = (f"## {exercise.number}. {exercise.title}\n\n{exercise.prompt.strip()}{terms}\n\n"
-                f"*{exercise.points:g} points*")
+    question = (
+        f"## {exercise.number}. {exercise.title}\n\n{exercise.prompt.strip()}{terms}\n\n*{exercise.points:g} points*"
+    )
     cells = [_tagged(new_markdown_cell(question), f"{tag}-question", tag, PROMPT_TAG)]
     if model is None:
         return [*cells, _tagged(new_markdown_cell(""), f"{tag}-answer", tag)]

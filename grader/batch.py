@@ -152,4 +152,3 @@ def grade_batch(
             running.cancel()
             raise
     return [*extra, *(done[item] for item in notebooks)]
-

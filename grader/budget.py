@@ -44,8 +44,12 @@ class Budget:
 
     def shifted(self, offset: int) -> Budget:
         """The same budget for the notebook with ``offset`` cells put in front."""
-        return Budget(self.default, {index + offset: cell for index, cell in self.cells.items()}, self.groups,
-                      self.notebook_timeout)
+        return Budget(
+            self.default,
+            {index + offset: cell for index, cell in self.cells.items()},
+            self.groups,
+            self.notebook_timeout,
+        )
 
 
 def uniform(limits: Limits) -> Budget:
@@ -53,8 +57,14 @@ def uniform(limits: Limits) -> Budget:
     return Budget(CellLimit(limits.cell_timeout, limits.memory_mb * _MB), notebook_timeout=limits.notebook_timeout)
 
 
-def plan(notebook: NotebookNode, limits: Limits, exercises: Sequence[Exercise], sections: Mapping[int, list[int]],
-         skipped: Collection[int] = (), extra_cells: int = 0) -> Budget:
+def plan(
+    notebook: NotebookNode,
+    limits: Limits,
+    exercises: Sequence[Exercise],
+    sections: Mapping[int, list[int]],
+    skipped: Collection[int] = (),
+    extra_cells: int = 0,
+) -> Budget:
     """The budget for running ``notebook`` (cells in ``skipped`` are not run; ``extra_cells`` more run in front)."""
     default = CellLimit(limits.cell_timeout, limits.memory_mb * _MB)
     by_number = {exercise.number: exercise for exercise in exercises}
@@ -66,14 +76,16 @@ def plan(notebook: NotebookNode, limits: Limits, exercises: Sequence[Exercise], 
         own = by_number[number].limits if number in by_number else None
         if not code or own is None:
             continue
-        limit = CellLimit(own.cell_timeout or limits.cell_timeout,
-                          (own.memory_mb or limits.memory_mb) * _MB, number)
+        limit = CellLimit(own.cell_timeout or limits.cell_timeout, (own.memory_mb or limits.memory_mb) * _MB, number)
         cells.update(dict.fromkeys(code, limit))
         spent += min(own.timeout or float("inf"), limit.timeout * len(code))
         if own.timeout is not None:
             groups[number] = own.timeout
-    outside = sum(1 for index in range(len(notebook.cells))
-                  if _runs(notebook, index) and index not in cells and index not in skipped)
+    outside = sum(
+        1
+        for index in range(len(notebook.cells))
+        if _runs(notebook, index) and index not in cells and index not in skipped
+    )
     total = STARTUP_S + (outside + extra_cells) * limits.cell_timeout + spent
     return Budget(default, cells, groups, min(total, limits.notebook_timeout))
 

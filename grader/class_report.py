@@ -62,28 +62,49 @@ def summarize(results: Sequence[SubmissionResult]) -> ClassSummary:
                 if check.points > 0:
                     checks.setdefault((exercise.number, check.id), []).append(check)
     exercise_stats = tuple(
-        ExerciseStats(number, items[0].title, len(items), statistics.fmean(item.score for item in items),
-                      items[0].max_score, sum(item.status == "passed" for item in items) / len(items),
-                      sum(item.awaits_review for item in items))
+        ExerciseStats(
+            number,
+            items[0].title,
+            len(items),
+            statistics.fmean(item.score for item in items),
+            items[0].max_score,
+            sum(item.status == "passed" for item in items) / len(items),
+            sum(item.awaits_review for item in items),
+        )
         for number, items in sorted(exercises.items())
     )
     check_stats = sorted(
-        (CheckStats(number, check_id, items[0].label, len(items),
-                    statistics.fmean(item.score / item.points for item in items))
-         for (number, check_id), items in checks.items()),
+        (
+            CheckStats(
+                number,
+                check_id,
+                items[0].label,
+                len(items),
+                statistics.fmean(item.score / item.points for item in items),
+            )
+            for (number, check_id), items in checks.items()
+        ),
         key=lambda stats: (stats.mean_fraction, stats.exercise, stats.id),
     )
-    return ClassSummary(len(graded), tuple(result.percent for result in graded), exercise_stats,
-                        tuple(check_stats), tuple(result for result in results if result.status != "graded"))
+    return ClassSummary(
+        len(graded),
+        tuple(result.percent for result in graded),
+        exercise_stats,
+        tuple(check_stats),
+        tuple(result for result in results if result.status != "graded"),
+    )
 
 
 def print_class_report(summary: ClassSummary, console: Console, title: str, top: int = 5) -> None:
     """Per-exercise table, the ``top`` lowest-scoring checks and the submissions that failed to grade."""
-    console.print(f"[bold]{escape(title)}[/bold]: {summary.graded} graded, {len(summary.failed)} failed to grade",
-                  highlight=False)
+    console.print(
+        f"[bold]{escape(title)}[/bold]: {summary.graded} graded, {len(summary.failed)} failed to grade", highlight=False
+    )
     if summary.percents:
-        console.print(f"total: mean {statistics.fmean(summary.percents):.1f}%, "
-                      f"median {statistics.median(summary.percents):.1f}%", highlight=False)
+        console.print(
+            f"total: mean {statistics.fmean(summary.percents):.1f}%, median {statistics.median(summary.percents):.1f}%",
+            highlight=False,
+        )
     if summary.exercises:
         _print_exercises(summary, console)
         _print_lowest(summary, console, top)
@@ -98,11 +119,18 @@ def _table(title: str, columns: tuple[tuple[str, JustifyMethod], ...]) -> Table:
 
 
 def _print_exercises(summary: ClassSummary, console: Console) -> None:
-    table = _table("Exercises", (("exercise", "left"), ("graded", "right"), ("mean", "right"), ("pass rate", "right"),
-                                 ("to review", "right")))
+    table = _table(
+        "Exercises",
+        (("exercise", "left"), ("graded", "right"), ("mean", "right"), ("pass rate", "right"), ("to review", "right")),
+    )
     for stats in summary.exercises:
-        table.add_row(escape(f"{stats.number}. {stats.title}"), str(stats.graded),
-                      f"{stats.mean:.2f}/{stats.max_score:g}", f"{stats.pass_rate:.0%}", str(stats.to_review))
+        table.add_row(
+            escape(f"{stats.number}. {stats.title}"),
+            str(stats.graded),
+            f"{stats.mean:.2f}/{stats.max_score:g}",
+            f"{stats.pass_rate:.0%}",
+            str(stats.to_review),
+        )
     console.print(table)
 
 
@@ -111,8 +139,9 @@ def _print_lowest(summary: ClassSummary, console: Console, top: int) -> None:
     if not lowest:
         console.print("every check scored full marks")
         return
-    table = _table(f"Lowest-scoring checks (at most {top})", (("check", "left"), ("label", "left"),
-                                                              ("mean score", "right")))
+    table = _table(
+        f"Lowest-scoring checks (at most {top})", (("check", "left"), ("label", "left"), ("mean score", "right"))
+    )
     for stats in lowest:
         table.add_row(escape(f"{stats.exercise}. {stats.id}"), escape(stats.label), f"{stats.mean_fraction:.0%}")
     console.print(table)

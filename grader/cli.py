@@ -24,8 +24,11 @@ from grader.scoring import SubmissionResult, failed_submission
 from grader.spec import Spec
 from grader.submissions import discover, hidden_paths
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Grade notebooks for the convolutional-neural-network chapter exercises.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Grade notebooks for the convolutional-neural-network chapter exercises.",
+)
 
 
 class Device(str, Enum):
@@ -50,13 +53,23 @@ def _warn(message: str) -> None:
     errors.print(f"[bold yellow]warning[/bold yellow] {message}", highlight=False)
 
 
-def _grade_batch(notebooks: tuple[Path, ...], spec: Spec, options: GradeOptions, out: Path, *, cluster: str | None,
-                 workers: int | None, force: bool, extra: list[SubmissionResult], events: BatchEvents
-                 ) -> list[SubmissionResult]:
+def _grade_batch(
+    notebooks: tuple[Path, ...],
+    spec: Spec,
+    options: GradeOptions,
+    out: Path,
+    *,
+    cluster: str | None,
+    workers: int | None,
+    force: bool,
+    extra: list[SubmissionResult],
+    events: BatchEvents,
+) -> list[SubmissionResult]:
     """Grade here with ``workers`` threads, or on the Dask cluster ``cluster`` (imported only then)."""
     if cluster is None:
-        return grade_batch(notebooks, spec, options, out, workers=workers or default_workers(), force=force,
-                           extra=extra, events=events)
+        return grade_batch(
+            notebooks, spec, options, out, workers=workers or default_workers(), force=force, extra=extra, events=events
+        )
     try:
         from grader.cluster import ClusterError, ClusterLost, cluster_engine
     except ImportError as error:
@@ -69,8 +82,10 @@ def _grade_batch(notebooks: tuple[Path, ...], spec: Spec, options: GradeOptions,
         errors.print(f"[red]error[/red] {error}", highlight=False)
         raise typer.Exit(USAGE_ERROR) from None
     except ClusterLost as error:
-        errors.print(f"[red]error[/red] {error}; the results written so far are kept, run the command again to "
-                     "grade the rest", highlight=False)
+        errors.print(
+            f"[red]error[/red] {error}; the results written so far are kept, run the command again to grade the rest",
+            highlight=False,
+        )
         raise typer.Exit(CLUSTER_LOST) from None
 
 
@@ -79,35 +94,71 @@ def grade(
     submissions: Annotated[list[Path], typer.Argument(help="Notebooks, or folders searched for *.ipynb.")],
     spec: SpecOption = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for results.json and grades.csv.")] = Path("grades"),
-    fail_under: Annotated[float | None, typer.Option(
-        "--fail-under", min=0, max=100, help="Exit with 1 when any submission scores under this percentage.")] = None,
-    device: Annotated[Device, typer.Option(
-        "--device", help="Where exercise 9 may train: auto follows the spec, gpu requires one, cpu allows CPU.")
+    fail_under: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-under", min=0, max=100, help="Exit with 1 when any submission scores under this percentage."
+        ),
+    ] = None,
+    device: Annotated[
+        Device,
+        typer.Option(
+            "--device", help="Where exercise 9 may train: auto follows the spec, gpu requires one, cpu allows CPU."
+        ),
     ] = Device.auto,
-    execute: Annotated[bool, typer.Option(
-        "--execute/--no-execute", help="Run each notebook in a fresh kernel, or grade its stored outputs.")] = True,
+    execute: Annotated[
+        bool,
+        typer.Option(
+            "--execute/--no-execute", help="Run each notebook in a fresh kernel, or grade its stored outputs."
+        ),
+    ] = True,
     cell_timeout: Annotated[float | None, typer.Option(help="Seconds one cell may run (default: the spec's).")] = None,
-    notebook_timeout: Annotated[float | None, typer.Option(
-        help="Seconds a whole notebook may run (default: the spec's).")] = None,
-    memory_mb: Annotated[int | None, typer.Option(
-        min=64, help="Memory per process, and for a kernel's processes together, MB (default: the spec's).")] = None,
-    max_processes: Annotated[int | None, typer.Option(
-        min=8, help="Processes and threads a notebook may start (default: the spec's).")] = None,
+    notebook_timeout: Annotated[
+        float | None, typer.Option(help="Seconds a whole notebook may run (default: the spec's).")
+    ] = None,
+    memory_mb: Annotated[
+        int | None,
+        typer.Option(
+            min=64, help="Memory per process, and for a kernel's processes together, MB (default: the spec's)."
+        ),
+    ] = None,
+    max_processes: Annotated[
+        int | None, typer.Option(min=8, help="Processes and threads a notebook may start (default: the spec's).")
+    ] = None,
     max_file_mb: Annotated[int | None, typer.Option(min=1, help="Largest file a notebook may write, MB.")] = None,
-    max_output_mb: Annotated[int | None, typer.Option(min=1, help="Output kept per notebook, MB; the rest is cut.")
-                             ] = None,
-    exercise: Annotated[list[int] | None, typer.Option(
-        "--exercise", "-e", help="Grade only these exercises (repeatable); the others' cells are not run.")] = None,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", "-j", min=1, help="Notebooks graded at once (default: the number of CPU cores).")] = None,
-    cluster: Annotated[str | None, typer.Option(
-        "--cluster", help="Grade on a Dask cluster: local:N (N worker processes on this machine) or a scheduler "
-        "address (tcp://host:8786). Needs the cluster extra.")] = None,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Regrade every submission, even those unchanged since the last run in --out.")] = False,
-    formats: Annotated[list[Format] | None, typer.Option(
-        "--format", help="Also write: gradescope (OUT/gradescope/), junit (OUT/junit.xml), feedback (OUT/feedback/); "
-        "repeatable.")] = None,
+    max_output_mb: Annotated[
+        int | None, typer.Option(min=1, help="Output kept per notebook, MB; the rest is cut.")
+    ] = None,
+    exercise: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--exercise", "-e", help="Grade only these exercises (repeatable); the others' cells are not run."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-j", min=1, help="Notebooks graded at once (default: the number of CPU cores)."),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Grade on a Dask cluster: local:N (N worker processes on this machine) or a scheduler "
+            "address (tcp://host:8786). Needs the cluster extra.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Regrade every submission, even those unchanged since the last run in --out."),
+    ] = False,
+    formats: Annotated[
+        list[Format] | None,
+        typer.Option(
+            "--format",
+            help="Also write: gradescope (OUT/gradescope/), junit (OUT/junit.xml), feedback (OUT/feedback/); "
+            "repeatable.",
+        ),
+    ] = None,
     overrides: OverridesOption = None,
     isolation: IsolationOption = None,
 ) -> None:
@@ -128,20 +179,41 @@ def grade(
         errors.print("[red]error[/red] nothing to grade")
         raise typer.Exit(USAGE_ERROR)
     given_limits: dict[str, Any] = {
-        "cell_timeout": cell_timeout, "notebook_timeout": notebook_timeout, "memory_mb": memory_mb,
-        "max_processes": max_processes, "max_file_mb": max_file_mb, "max_output_mb": max_output_mb,
+        "cell_timeout": cell_timeout,
+        "notebook_timeout": notebook_timeout,
+        "memory_mb": memory_mb,
+        "max_processes": max_processes,
+        "max_file_mb": max_file_mb,
+        "max_output_mb": max_output_mb,
     }
     limits = replace(loaded.limits, **{name: value for name, value in given_limits.items() if value is not None})
     use_isolation(isolation, executing=execute)
     out.mkdir(parents=True, exist_ok=True)  # it must exist to be hidden from the first notebooks
-    options = GradeOptions(execute=execute, device=device.value, limits=limits,
-                           hidden=hidden_paths(loaded, out.resolve(), found.roots), exercises=tuple(exercise or ()),
-                           progress=lambda message: console.print(message, highlight=False))
-    missing = [failed_submission(problem.split(": ", 1)[0], loaded.max_score, problem)
-               for problem in found.problems if "no such file" in problem or "not a notebook" in problem]
+    options = GradeOptions(
+        execute=execute,
+        device=device.value,
+        limits=limits,
+        hidden=hidden_paths(loaded, out.resolve(), found.roots),
+        exercises=tuple(exercise or ()),
+        progress=lambda message: console.print(message, highlight=False),
+    )
+    missing = [
+        failed_submission(problem.split(": ", 1)[0], loaded.max_score, problem)
+        for problem in found.problems
+        if "no such file" in problem or "not a notebook" in problem
+    ]
     with BatchProgress(console, len(found.notebooks)) as progress:
-        results = _grade_batch(found.notebooks, loaded, options, out, cluster=cluster, workers=workers, force=force,
-                               extra=missing, events=progress.events)
+        results = _grade_batch(
+            found.notebooks,
+            loaded,
+            options,
+            out,
+            cluster=cluster,
+            workers=workers,
+            force=force,
+            extra=missing,
+            events=progress.events,
+        )
     if overrides is not None:
         results = merge_or_exit(results, loaded, out, overrides)
     else:
@@ -159,8 +231,9 @@ def validate(
 ) -> None:
     """Check a spec against the schema and its rules; list every error with its line."""
     loaded = load_spec_or_exit(spec)
-    console.print(f"{loaded.path}: valid — {len(loaded.exercises)} exercises, {loaded.max_score:g} points",
-                  highlight=False)
+    console.print(
+        f"{loaded.path}: valid — {len(loaded.exercises)} exercises, {loaded.max_score:g} points", highlight=False
+    )
 
 
 @app.command()
@@ -171,8 +244,11 @@ def keycheck(spec: SpecOption = None) -> None:
     figures = check_key(load_spec_or_exit(spec))
     for figure in figures:
         mark = "[green]ok[/green]" if figure.ok else "[red]MISMATCH[/red]"
-        console.print(f"{mark} exercise {figure.exercise} {figure.check} ({figure.key}): "
-                      f"key {figure.stated}, Keras {figure.computed}", highlight=False)
+        console.print(
+            f"{mark} exercise {figure.exercise} {figure.check} ({figure.key}): "
+            f"key {figure.stated}, Keras {figure.computed}",
+            highlight=False,
+        )
     if not figures:
         errors.print("no keyed figures in this spec")
     if not all(figure.ok for figure in figures):
@@ -195,8 +271,10 @@ class Dataset(str, Enum):
 @data_app.command("fetch")
 def data_fetch(
     dataset: Annotated[Dataset, typer.Argument(help="The dataset to fetch.")],
-    source: Annotated[Path | None, typer.Option(
-        "--from", help="Use these files: a folder or file of IDX, .gz IDX or Keras mnist.npz.")] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option("--from", help="Use these files: a folder or file of IDX, .gz IDX or Keras mnist.npz."),
+    ] = None,
 ) -> None:
     """Fill the cache (CNN_GRADER_CACHE, else the user cache folder), checking every file's SHA-256."""
     try:

@@ -16,8 +16,13 @@ GPU_PROBE = "import tensorflow as tf; print(len(tf.config.list_physical_devices(
 def gpu_count() -> int:
     """GPUs TensorFlow can see, probed once in a separate process (importing TensorFlow is slow)."""
     try:
-        probe = subprocess.run([sys.executable, "-c", GPU_PROBE], capture_output=True, text=True, timeout=120,
-                               env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", **assigned_gpus()})
+        probe = subprocess.run(
+            [sys.executable, "-c", GPU_PROBE],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", **assigned_gpus()},
+        )
         return int(probe.stdout.strip().splitlines()[-1])
     except (subprocess.SubprocessError, ValueError, IndexError):
         return 0

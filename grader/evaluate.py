@@ -53,12 +53,18 @@ def evaluate_model(model: Path, max_bytes: int, cache: Path, hidden: tuple[Path,
             readonly=(cache,),
             hidden=hidden,
             limits=Limits(memory_mb=8192, max_processes=512),
-            env={"HOME": str(scratch), "CNN_GRADER_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "3",
-                 "KERAS_HOME": str(scratch / ".keras"), "CUDA_VISIBLE_DEVICES": "",
-                 "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])},
+            env={
+                "HOME": str(scratch),
+                "CNN_GRADER_CACHE": str(cache),
+                "TF_CPP_MIN_LOG_LEVEL": "3",
+                "KERAS_HOME": str(scratch / ".keras"),
+                "CUDA_VISIBLE_DEVICES": "",
+                "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+            },
         )
-        result = run_sandboxed(runtime_command("grader.measure", str(copy)), policy,
-                               timeout=EVALUATION_TIMEOUT_S, stdout_limit=1024**2)
+        result = run_sandboxed(
+            runtime_command("grader.measure", str(copy)), policy, timeout=EVALUATION_TIMEOUT_S, stdout_limit=1024**2
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
@@ -71,4 +77,3 @@ def evaluate_model(model: Path, max_bytes: int, cache: Path, hidden: tuple[Path,
     if "error" in report:
         return Evaluation(None, report["error"])
     return Evaluation(report["accuracy"], scaling=report["scaling"])
-

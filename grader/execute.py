@@ -193,12 +193,17 @@ def _failures(notebook: NotebookNode, killed_for_time: bool, notebook_timeout: f
 
 
 def _truncation_note(notebook: NotebookNode, max_output_mb: float) -> str:
-    cells = [index + 1 for index, cell in enumerate(notebook.cells)
-             if (outcome := CellOutcome.of(cell)) is not None and outcome.truncated]
+    cells = [
+        index + 1
+        for index, cell in enumerate(notebook.cells)
+        if (outcome := CellOutcome.of(cell)) is not None and outcome.truncated
+    ]
     if not cells:
         return ""
-    return (f"output truncated in cell{'s' if len(cells) > 1 else ''} {', '.join(map(str, cells))}: over the limit "
-            f"of {max_output_mb:g} MB per cell and {NOTEBOOK_OUTPUT_FACTOR * max_output_mb:g} MB per notebook")
+    return (
+        f"output truncated in cell{'s' if len(cells) > 1 else ''} {', '.join(map(str, cells))}: over the limit "
+        f"of {max_output_mb:g} MB per cell and {NOTEBOOK_OUTPUT_FACTOR * max_output_mb:g} MB per notebook"
+    )
 
 
 def _setup_problem(setup_cells: Sequence[NotebookNode]) -> str:
@@ -215,8 +220,9 @@ def _executed_limit(source_bytes: int, cells: int, max_output_bytes: int) -> int
     return source_bytes + cells * _METADATA_BYTES_PER_CELL + outputs + _MB
 
 
-def _write_request(ran: NotebookNode, workspace: Workspace, limits: Limits, budget: Budget, epilogue: str,
-                   skip_cells: Sequence[int]) -> tuple[Path, int]:
+def _write_request(
+    ran: NotebookNode, workspace: Workspace, limits: Limits, budget: Budget, epilogue: str, skip_cells: Sequence[int]
+) -> tuple[Path, int]:
     """Write the notebook to run and the runner's request; return the request and the most it can write back."""
     max_output_bytes = int(limits.max_output_mb * _MB)
     text = nbformat.writes(ran)
@@ -231,8 +237,9 @@ def _write_request(ran: NotebookNode, workspace: Workspace, limits: Limits, budg
         epilogue_output=str(workspace.out / "epilogue.json"),
         skip_cells=tuple(skip_cells),
         memory_bytes=budget.default.memory_bytes,
-        cell_limits=tuple((index, cell.timeout, cell.memory_bytes, cell.group)
-                          for index, cell in sorted(budget.cells.items())),
+        cell_limits=tuple(
+            (index, cell.timeout, cell.memory_bytes, cell.group) for index, cell in sorted(budget.cells.items())
+        ),
         group_seconds=tuple(sorted(budget.groups.items())),
     )
     path = workspace.out / "request.json"
@@ -251,8 +258,9 @@ def _policy(workspace: Workspace, options: ExecutionOptions, budget: Budget) -> 
     )
 
 
-def _results(workspace: Workspace, ran: NotebookNode, result: SandboxResult, most_written: int
-             ) -> tuple[NotebookNode, list[str]]:
+def _results(
+    workspace: Workspace, ran: NotebookNode, result: SandboxResult, most_written: int
+) -> tuple[NotebookNode, list[str]]:
     """What the run gave back, once the sandbox is gone: ``ran`` with its outputs, and the problems met."""
     problems = []
     replaced = workspace.reclaim()
@@ -288,15 +296,24 @@ def execute_notebook(
     skipped = [index + len(setup_sources) for index in skip_cells]
     request, most_written = _write_request(ran, workspace, limits, budget, epilogue, skipped)
     started = time.monotonic()
-    result = run_sandboxed(runtime_command("grader.runner", str(request)), _policy(workspace, options, budget),
-                           timeout=budget.notebook_timeout, stdout_limit=_MB)
+    result = run_sandboxed(
+        runtime_command("grader.runner", str(request)),
+        _policy(workspace, options, budget),
+        timeout=budget.notebook_timeout,
+        stdout_limit=_MB,
+    )
     seconds = time.monotonic() - started
     executed, problems = _results(workspace, ran, result, most_written)
-    setup_cells, executed.cells = executed.cells[:len(setup_sources)], executed.cells[len(setup_sources):]
+    setup_cells, executed.cells = executed.cells[: len(setup_sources)], executed.cells[len(setup_sources) :]
     problems += [_setup_problem(setup_cells), _truncation_note(executed, limits.max_output_mb)]
     failures = _failures(executed, result.timed_out, budget.notebook_timeout)
     max_epilogue = int(limits.max_output_mb * _MB) + EPILOGUE_OUTPUT_BYTES
     epilogue_output, _ = _read_untrusted(workspace.out / "epilogue.json", max_epilogue)
-    return Execution(executed, tuple(failures), result.isolation, seconds,
-                     (epilogue_output or b"").decode("utf-8", errors="replace"),
-                     "; ".join(problem for problem in problems if problem))
+    return Execution(
+        executed,
+        tuple(failures),
+        result.isolation,
+        seconds,
+        (epilogue_output or b"").decode("utf-8", errors="replace"),
+        "; ".join(problem for problem in problems if problem),
+    )

@@ -20,9 +20,7 @@ from grader.units import canonical_unit
 _UNICODE_SPACES = re.compile("[\u00a0\u2009\u202f]")
 _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 _SUPERSCRIPT_RUN = re.compile(r"(?<=\d)[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
-_TEXT_COMMAND = re.compile(
-    r"\\(?:text|textrm|textbf|textit|mathrm|mathbf|mathit|operatorname)\s*\{([^{}]*)\}"
-)
+_TEXT_COMMAND = re.compile(r"\\(?:text|textrm|textbf|textit|mathrm|mathbf|mathit|operatorname)\s*\{([^{}]*)\}")
 _FRACTION = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _ESCAPED_SYMBOL = re.compile(r"\\([%_])")
 _TIMES = re.compile(r"\\(?:times|cdot)(?![A-Za-z])|&times;|×")
@@ -120,17 +118,20 @@ _SCALE = r"""
 _NUMBER = re.compile(_STANDS_ALONE + _SIGN + _MANTISSA + _SCALE, re.VERBOSE)
 # Thousands separated by single spaces: "903 400". Also read as separate numbers, since "100 200 400"
 # may be a list.
-_SPACE_GROUPED_NUMBER = re.compile(
-    r"(?<![\w.,])" + _SIGN + r"(?P<mantissa>\d{1,3}(?: \d{3})+(?:\.\d+)?)(?!\.?\d)"
-)
+_SPACE_GROUPED_NUMBER = re.compile(r"(?<![\w.,])" + _SIGN + r"(?P<mantissa>\d{1,3}(?: \d{3})+(?:\.\d+)?)(?!\.?\d)")
 
 _PERCENT = re.compile(r"[ \t]?%|[ \t]+percent\b", re.IGNORECASE)
 _MULTIPLIER_WORD = re.compile(r"[ \t]*(?P<word>thousand|million|billion|trillion)s?\b", re.IGNORECASE)
 _MULTIPLIER_LETTER = re.compile(r"(?P<letter>[kKM])(?![A-Za-z])")
 _WORD = re.compile(r"[ \t]*(?P<word>[A-Za-z]+)")
 _MULTIPLIERS = {
-    "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
-    "k": 10**3, "K": 10**3, "M": 10**6,
+    "thousand": 10**3,
+    "million": 10**6,
+    "billion": 10**9,
+    "trillion": 10**12,
+    "k": 10**3,
+    "K": 10**3,
+    "M": 10**6,
 }
 _LARGEST_EXPONENT = 300
 
@@ -313,8 +314,9 @@ _TUPLE_SHAPE = re.compile(rf"\({_DIM_LIST}\)|\[{_DIM_LIST}\]")
 # Maps written apart from their count: "100 x 150 maps (100 of them)", "100 feature maps of 100 x 150".
 _MAPS = r"(?:feature[ \t]+)?maps?"
 _SIZE_THEN_COUNT = re.compile(rf"\b(\d+)[ \t]*[xX][ \t]*(\d+)[ \t]+{_MAPS}[ \t]*\((\d+)\b", re.IGNORECASE)
-_COUNT_THEN_SIZE = re.compile(rf"\b(\d+)[ \t]+{_MAPS}[ \t]+of[ \t]+(?:size[ \t]+)?(\d+)[ \t]*[xX][ \t]*(\d+)\b",
-                              re.IGNORECASE)
+_COUNT_THEN_SIZE = re.compile(
+    rf"\b(\d+)[ \t]+{_MAPS}[ \t]+of[ \t]+(?:size[ \t]+)?(\d+)[ \t]*[xX][ \t]*(\d+)\b", re.IGNORECASE
+)
 
 
 def _dim(item: str) -> int | None:
@@ -338,10 +340,14 @@ def find_shapes(text: str) -> list[Shape]:
     normalized = normalize(text)
     shapes = [_product_shape(match) for match in _PRODUCT_SHAPE.finditer(normalized)]
     shapes += [_tuple_shape(match) for match in _TUPLE_SHAPE.finditer(normalized)]
-    shapes += [Shape((int(m[1]), int(m[2]), int(m[3])), m.group(), m.start(), m.end())
-               for m in _SIZE_THEN_COUNT.finditer(normalized)]
-    shapes += [Shape((int(m[2]), int(m[3]), int(m[1])), m.group(), m.start(), m.end())
-               for m in _COUNT_THEN_SIZE.finditer(normalized)]
+    shapes += [
+        Shape((int(m[1]), int(m[2]), int(m[3])), m.group(), m.start(), m.end())
+        for m in _SIZE_THEN_COUNT.finditer(normalized)
+    ]
+    shapes += [
+        Shape((int(m[2]), int(m[3]), int(m[1])), m.group(), m.start(), m.end())
+        for m in _COUNT_THEN_SIZE.finditer(normalized)
+    ]
     return sorted(shapes, key=lambda shape: (shape.start, shape.end))
 
 

@@ -73,12 +73,16 @@ class Run:
 
 def _failure_lines(failures: tuple[CellFailure, ...], cells: list[int]) -> list[str]:
     inside = set(cells)
-    return [f"cell {failure.cell_index + 1} ({failure.status}): {failure.message}"
-            for failure in failures if failure.cell_index in inside]
+    return [
+        f"cell {failure.cell_index + 1} ({failure.status}): {failure.message}"
+        for failure in failures
+        if failure.cell_index in inside
+    ]
 
 
-def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str, cpu_allowed: bool = False
-                    ) -> ExerciseResult:
+def _grade_exercise(
+    exercise: Exercise, run: Run, cells: list[int], not_run: str, cpu_allowed: bool = False
+) -> ExerciseResult:
     """Score one exercise; ``not_run`` says why its model was not trained here ("" when it was); a model
     trained on the wrong device makes the exercise an error."""
     blocks = answer_blocks(run.notebook, cells)
@@ -95,21 +99,33 @@ def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], not_run: str
         not_run = not_run or device_problem(check, evidence, cpu_allowed)
     results = credit_implied(exercise.checks, results)
     if not_run == TRAINING_SKIPPED:
-        scored = score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, [],
-                                metrics, status="skipped")
+        scored = score_exercise(
+            exercise.number, exercise.id, exercise.title, exercise.points, results, [], metrics, status="skipped"
+        )
     else:
         errors = _failure_lines(run.failures, cells) + ([not_run] if not_run else [])
         unfound = () if cells else ("no section of the notebook was found for this exercise",)
-        scored = score_exercise(exercise.number, exercise.id, exercise.title, exercise.points, results, errors,
-                                metrics, status="error" if not_run else None, review=unfound)
+        scored = score_exercise(
+            exercise.number,
+            exercise.id,
+            exercise.title,
+            exercise.points,
+            results,
+            errors,
+            metrics,
+            status="error" if not_run else None,
+            review=unfound,
+        )
     return replace(scored, answer=_answer_text(blocks))
 
 
 def _answer_text(blocks: list[AnswerBlock]) -> str:
     """The answer as the grader read it, for review: prose, and each output under its cell number; a long one
     keeps its beginning and end."""
-    parts = [block.text if block.kind == "markdown" else f"[{block.kind} of cell {block.cell_index + 1}]\n{block.text}"
-             for block in blocks]
+    parts = [
+        block.text if block.kind == "markdown" else f"[{block.kind} of cell {block.cell_index + 1}]\n{block.text}"
+        for block in blocks
+    ]
     text = "\n\n".join(part.strip("\n") for part in parts)
     if len(text) <= ANSWER_CHARS:
         return text
@@ -127,8 +143,16 @@ def _skipped_cells(sections: dict[int, list[int]], wanted: set[int]) -> list[int
     return sorted(index for number, cells in sections.items() if number not in wanted for index in cells)
 
 
-def _execute(path: Path, notebook: NotebookNode, spec: Spec, options: GradeOptions, task: ModelTask | None,
-             preparation: Preparation, sections: dict[int, list[int]], wanted: set[int]) -> Run:
+def _execute(
+    path: Path,
+    notebook: NotebookNode,
+    spec: Spec,
+    options: GradeOptions,
+    task: ModelTask | None,
+    preparation: Preparation,
+    sections: dict[int, list[int]],
+    wanted: set[int],
+) -> Run:
     workspace = create_workspace(path)
     try:
         write_files(preparation, workspace.work)
@@ -141,13 +165,13 @@ def _execute(path: Path, notebook: NotebookNode, spec: Spec, options: GradeOptio
             readonly=preparation.readonly,
             env=tuple({**kernel_environment(options.device), **KERNEL_TENSORFLOW}.items()),
         )
-        execution = execute_notebook(notebook, workspace, execution_options, preparation.setup_sources, skipped,
-                                     preparation.epilogue)
+        execution = execute_notebook(
+            notebook, workspace, execution_options, preparation.setup_sources, skipped, preparation.epilogue
+        )
         model = None
         if task is not None and not task.blocked:
             seconds = section_seconds(execution.notebook, sections.get(task.exercise.number, []))
-            model = collect(task, workspace.work, execution.epilogue_output, seconds, options.hidden,
-                            options.progress)
+            model = collect(task, workspace.work, execution.epilogue_output, seconds, options.hidden, options.progress)
         notes = (execution.problem,) if execution.problem else ()
         return Run(execution.notebook, execution.failures, execution.isolation, notes, model)
     finally:
@@ -180,7 +204,14 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
         if task is not None and not task.blocked:
             model = collect(task, path.parent, None, None, options.hidden, options.progress)
         run = Run(notebook, model=model)
-    results = [_grade_exercise(exercise, run, sections.get(exercise.number, []),
-                               task.blocked if task and task.exercise is exercise else "", options.device == "cpu")
-               for exercise in exercises]
+    results = [
+        _grade_exercise(
+            exercise,
+            run,
+            sections.get(exercise.number, []),
+            task.blocked if task and task.exercise is exercise else "",
+            options.device == "cpu",
+        )
+        for exercise in exercises
+    ]
     return score_submission(str(path), results, run.isolation, time.monotonic() - started, run.notes)

@@ -15,7 +15,7 @@ from string import Template
 
 EXPORT_NAME = ".grader-exported-model.keras"
 
-_EPILOGUE = Template('''\
+_EPILOGUE = Template("""\
 def _grader_handoff(model_file, variable, export_path):
     import json
     import os
@@ -61,7 +61,7 @@ def _grader_handoff(model_file, variable, export_path):
 
 _grader_handoff($model_file, $variable, $export_path)
 del _grader_handoff
-''')
+""")
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,7 @@ class Handoff:
 
 
 def epilogue_source(model_file: str, variable: str) -> str:
-    return _EPILOGUE.substitute(model_file=repr(model_file), variable=repr(variable),
-                                export_path=repr(EXPORT_NAME))
+    return _EPILOGUE.substitute(model_file=repr(model_file), variable=repr(variable), export_path=repr(EXPORT_NAME))
 
 
 def read_handoff(output: str, workdir: Path) -> Handoff:

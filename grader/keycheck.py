@@ -27,8 +27,13 @@ def network_quantities(network: ReferenceNetwork) -> dict[str, object]:
     outputs, tensor = [], inputs
     layers = []
     for spec_layer in network.layers:
-        layer = keras.layers.Conv2D(spec_layer.filters, spec_layer.kernel_size, strides=spec_layer.strides,
-                                    padding=spec_layer.padding, name=spec_layer.name)
+        layer = keras.layers.Conv2D(
+            spec_layer.filters,
+            spec_layer.kernel_size,
+            strides=spec_layer.strides,
+            padding=spec_layer.padding,
+            name=spec_layer.name,
+        )
         tensor = layer(tensor)
         outputs.append(tensor)
         layers.append(layer)
@@ -71,8 +76,11 @@ def _figures(exercise: Exercise, quantities: dict[str, object]) -> list[KeyFigur
     for check in exercise.checks:
         if isinstance(check, ShapeCheck) and check.key:
             computed = quantities.get(check.key)
-            figures.append(KeyFigure(exercise.number, check.id, check.key, str(check.value), str(computed),
-                                     computed == check.value))
+            figures.append(
+                KeyFigure(
+                    exercise.number, check.id, check.key, str(check.value), str(computed), computed == check.value
+                )
+            )
         if isinstance(check, NumericCheck):
             stated = [(check.key, check.value, check.unit, check.id)]
             stated += [(alt.key, alt.value, alt.unit, f"{check.id}/{alt.id}") for alt in check.alternatives]
@@ -82,8 +90,7 @@ def _figures(exercise: Exercise, quantities: dict[str, object]) -> list[KeyFigur
                 computed = quantities.get(key)
                 ok = isinstance(computed, int | float) and _numeric_agrees(value, unit, float(computed))
                 shown = f"{computed:,} B" if unit and isinstance(computed, int) else str(computed)
-                figures.append(KeyFigure(exercise.number, name, key, f"{value:g} {unit or ''}".strip(),
-                                         shown, ok))
+                figures.append(KeyFigure(exercise.number, name, key, f"{value:g} {unit or ''}".strip(), shown, ok))
     return figures
 
 

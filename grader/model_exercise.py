@@ -46,8 +46,9 @@ class Preparation:
     files: tuple[tuple[str, str], ...] = ()
 
 
-def model_task(exercises: Sequence[Exercise], device: str, skip_training: bool = False,
-               trains_here: bool = True) -> ModelTask | None:
+def model_task(
+    exercises: Sequence[Exercise], device: str, skip_training: bool = False, trains_here: bool = True
+) -> ModelTask | None:
     """The selected exercise with a model check, if any, and why it cannot train here ("" if it can); a
     GPU missing here blocks nothing when the notebook is not run here (``trains_here`` False)."""
     for exercise in exercises:
@@ -102,14 +103,23 @@ def _model_path(task: ModelTask, folder: Path, epilogue_output: str | None) -> t
     if os.path.lexists(saved):
         return saved, f"the saved file {task.check.model_file}", device or ""
     if handoff is None or handoff.model is None:
-        reason = (handoff.error if handoff and handoff.error else
-                  f"no model found: save it as {task.check.model_file} or leave it in `{task.check.model_variable}`")
+        reason = (
+            handoff.error
+            if handoff and handoff.error
+            else f"no model found: save it as {task.check.model_file} or leave it in `{task.check.model_variable}`"
+        )
         return None, reason, device or ""
     return handoff.model, handoff.describe(), device or ""
 
 
-def collect(task: ModelTask, folder: Path, epilogue_output: str | None, train_seconds: float | None,
-            hidden: tuple[Path, ...], progress: Progress) -> ModelEvidence:
+def collect(
+    task: ModelTask,
+    folder: Path,
+    epilogue_output: str | None,
+    train_seconds: float | None,
+    hidden: tuple[Path, ...],
+    progress: Progress,
+) -> ModelEvidence:
     """Find the handed-off model in ``folder`` and measure it in a fresh process."""
     model, source, device = _model_path(task, folder, epilogue_output)
     if model is None:

@@ -24,9 +24,11 @@ _TAG = re.compile(r"^exercise[-_ ]?(\d+)$", re.IGNORECASE)
 _HEADING = re.compile(r"^(#{1,6})\s*(.*)$")
 # "Exercise", "Question", "Aufgabe", "Exercice", "Ejercicio", "Questão", "Soal", "Esercizio", "习题"…
 # (singular: "Exercises 1-8" names a range, not one exercise)
-_EXERCISE_WORD = (r"(?:exercise|exercício|exercicio|exercice|ejercicio|esercizio|übung|uebung|aufgabe|"
-                  r"question|questão|questao|pregunta|pergunta|domanda|frage|problem|problema|"
-                  r"soal|latihan|nomor|no\.?|nr\.?|n[º°]|ex\.?|q|习题|练习|问题|题目|第)")
+_EXERCISE_WORD = (
+    r"(?:exercise|exercício|exercicio|exercice|ejercicio|esercizio|übung|uebung|aufgabe|"
+    r"question|questão|questao|pregunta|pergunta|domanda|frage|problem|problema|"
+    r"soal|latihan|nomor|no\.?|nr\.?|n[º°]|ex\.?|q|习题|练习|问题|题目|第)"
+)
 _NUMBER = r"(\d+|[一二三四五六七八九十]+)(?!\s*(?:[-–—]|to|bis|a|à|al|até|sampai)\s*\d)(?!\s*[章节课])"
 _EXERCISE_TITLE = re.compile(
     rf"^[*_\s]*(?:{_EXERCISE_WORD}\s*)?{_NUMBER}(?:\.\d+)*\s*(?:[.):、：—–-]|[*_]|\s|题|$)",
@@ -40,7 +42,7 @@ _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "
 
 
 def _exercise_number(written: str) -> int:
-    """"4" -> 4, "四" -> 4, "十二" -> 12."""
+    """ "4" -> 4, "四" -> 4, "十二" -> 12."""
     if written.isdigit():
         return int(written)
     if len(written) == 1:
@@ -103,8 +105,10 @@ def separate_exercises(notebook: NotebookNode) -> NotebookNode:
     "2 - …" in order) is cut at those numbers."""
     notebook.cells = _cut_cells(notebook.cells, _starts_exercise)
     if not split_sections(notebook):
-        notebook.cells = _cut_cells([_numbered_as_labels(cell) for cell in notebook.cells],
-                                    lambda line: _starts_exercise(line) or bool(_BOLD_NUMBER.match(line)))
+        notebook.cells = _cut_cells(
+            [_numbered_as_labels(cell) for cell in notebook.cells],
+            lambda line: _starts_exercise(line) or bool(_BOLD_NUMBER.match(line)),
+        )
     return notebook
 
 
@@ -117,8 +121,11 @@ def _cut_cells(cells: list[NotebookNode], starts_exercise: Callable[[str], bool]
         lines = [_table_row_as_label(line) for line in cell.get("source", "").splitlines(keepends=True)]
         starts = [index for index, line in enumerate(lines) if index > 0 and starts_exercise(line)]
         if not starts:
-            cut.append(cell if lines == cell.get("source", "").splitlines(keepends=True)
-                       else _markdown_like(cell, "".join(lines)))
+            cut.append(
+                cell
+                if lines == cell.get("source", "").splitlines(keepends=True)
+                else _markdown_like(cell, "".join(lines))
+            )
             continue
         for first, (begin, end) in enumerate(zip([0, *starts], [*starts, len(lines)], strict=True)):
             part = nbformat.v4.new_markdown_cell("".join(lines[begin:end]))
@@ -138,7 +145,7 @@ _TABLE_ROW = re.compile(r"^\s*\|\s*([^|]+?)\s*\|(.*?)\|?\s*$")
 
 
 def _table_row_as_label(line: str) -> str:
-    """"| Q3. | shrink the batch |" -> "**Q3.** shrink the batch": a table with a row per exercise."""
+    """ "| Q3. | shrink the batch |" -> "**Q3.** shrink the batch": a table with a row per exercise."""
     row = _TABLE_ROW.match(line)
     if not row or not _NAMED_LINE.match(row.group(1)):
         return line
@@ -156,7 +163,7 @@ def _numbered_as_labels(cell: NotebookNode) -> NotebookNode:
     for line in cell.get("source", "").splitlines(keepends=True):
         number = _PLAIN_NUMBER.match(line)
         if number and int(number.group(1)) == expected:
-            line = f"**{expected}.** {line[number.end():]}"
+            line = f"**{expected}.** {line[number.end() :]}"
             expected += 1
         lines.append(line)
     return _markdown_like(cell, "".join(lines))
@@ -236,7 +243,7 @@ def _prose(cell: NotebookNode, is_first: bool) -> str:
     elif is_first and lines:
         label = _NAMED_LINE.match(lines[0]) or _BOLD_NUMBER.match(lines[0])
         if label:
-            lines[0] = lines[0][label.end():].lstrip("*_.:)-–— \t")
+            lines[0] = lines[0][label.end() :].lstrip("*_.:)-–— \t")
     return "\n".join(lines)
 
 

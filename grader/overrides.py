@@ -108,8 +108,12 @@ def _csv_rows(path: Path, text: str) -> list[tuple[int, Any]]:
             missing = [name for name in _REQUIRED if name not in header]
             unknown = [name for name in header if name not in OVERRIDE_FIELDS]
             if missing or unknown:
-                raise OverrideError([f"{path}:{start}: the header must name {', '.join(OVERRIDE_FIELDS)}"
-                                     f" (comment optional); found {', '.join(header)}"])
+                raise OverrideError(
+                    [
+                        f"{path}:{start}: the header must name {', '.join(OVERRIDE_FIELDS)}"
+                        f" (comment optional); found {', '.join(header)}"
+                    ]
+                )
             continue
         if len(record) > len(header):
             rows.append((start, f"has {len(record)} cells, the header {len(header)}"))
@@ -179,14 +183,18 @@ def apply_overrides(results: Sequence[SubmissionResult], overrides: Sequence[Ove
             continue
         key = (matches[0], override.exercise)
         if key in chosen:
-            problems.append(f"{override.where}: {result.path} exercise {override.exercise} is already "
-                            f"overridden at {chosen[key].where}")
+            problems.append(
+                f"{override.where}: {result.path} exercise {override.exercise} is already "
+                f"overridden at {chosen[key].where}"
+            )
             continue
         chosen[key] = override
     if problems:
         raise OverrideError(problems)
-    return [_apply(result, {number: override for (at, number), override in chosen.items() if at == index})
-            for index, result in enumerate(graded)]
+    return [
+        _apply(result, {number: override for (at, number), override in chosen.items() if at == index})
+        for index, result in enumerate(graded)
+    ]
 
 
 def _names(path: str, name: str) -> bool:
@@ -198,7 +206,7 @@ def _names(path: str, name: str) -> bool:
     if wanted.suffix != ".ipynb":
         wanted = wanted.with_name(wanted.name + ".ipynb")
     parts = PurePath(path).parts
-    return parts[-len(wanted.parts):] == wanted.parts
+    return parts[-len(wanted.parts) :] == wanted.parts
 
 
 def _match_problem(name: str, results: Sequence[SubmissionResult], matches: list[int]) -> str:
@@ -211,9 +219,15 @@ def _match_problem(name: str, results: Sequence[SubmissionResult], matches: list
 def _apply(result: SubmissionResult, overrides: dict[int, Override]) -> SubmissionResult:
     if not overrides:
         return result
-    return rescored(result, [
-        with_manual(exercise, overrides[exercise.number].points, overrides[exercise.number].comment)
-        if exercise.number in overrides else exercise for exercise in result.exercises])
+    return rescored(
+        result,
+        [
+            with_manual(exercise, overrides[exercise.number].points, overrides[exercise.number].comment)
+            if exercise.number in overrides
+            else exercise
+            for exercise in result.exercises
+        ],
+    )
 
 
 def merge_overrides(results: Sequence[SubmissionResult], spec: Spec, out: Path, path: Path) -> list[SubmissionResult]:

@@ -41,14 +41,21 @@ class BatchProgress:
 
     def __enter__(self) -> BatchProgress:
         if self.console.is_terminal:
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TimeRemainingColumn(), console=self.console)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
             self.bar.start()
             self.task = self.bar.add_task("grading", total=self.total)
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         if self.bar is not None:
             self.bar.stop()
 
@@ -72,5 +79,6 @@ class BatchProgress:
             self.bar.console.print(f"{path.name}: {score}{note}", highlight=False)
         else:
             elapsed = time.monotonic() - self.started_at
-            self.console.print(f"[{self.done}/{self.total}] {path.name}: {score}{note} ({elapsed:.0f} s elapsed)",
-                               highlight=False)
+            self.console.print(
+                f"[{self.done}/{self.total}] {path.name}: {score}{note} ({elapsed:.0f} s elapsed)", highlight=False
+            )

@@ -47,8 +47,11 @@ class CellOutcome:
 
     def record(self, cell: Any) -> None:
         """Store this outcome in ``cell``'s metadata."""
-        cell.metadata[OUTCOME_KEY] = {"status": self.status.value, "error": self.error[:MAX_ERROR_CHARS],
-                                      **({"truncated": True} if self.truncated else {})}
+        cell.metadata[OUTCOME_KEY] = {
+            "status": self.status.value,
+            "error": self.error[:MAX_ERROR_CHARS],
+            **({"truncated": True} if self.truncated else {}),
+        }
 
     @classmethod
     def of(cls, cell: Any) -> CellOutcome | None:

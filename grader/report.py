@@ -34,8 +34,11 @@ def print_summary(results: Sequence[SubmissionResult], spec: Spec, console: Cons
         _print_reasons(result, console)
     flagged = sum(map(review_count, results))
     if flagged:
-        console.print(f"[bold yellow]{flagged} exercise{'s' if flagged != 1 else ''} need"
-                      f"{'' if flagged != 1 else 's'} review[/bold yellow]", highlight=False)
+        console.print(
+            f"[bold yellow]{flagged} exercise{'s' if flagged != 1 else ''} need"
+            f"{'' if flagged != 1 else 's'} review[/bold yellow]",
+            highlight=False,
+        )
 
 
 def _print_reasons(result: SubmissionResult, console: Console) -> None:
@@ -50,10 +53,11 @@ def _print_reasons(result: SubmissionResult, console: Console) -> None:
         if exercise.awaits_review:
             lines.append(f"  {exercise.number}. [yellow]review:[/yellow] {escape('; '.join(exercise.review.reasons))}")
         if exercise.manual is not None:
-            lines.append(f"  {exercise.number}. manual grade {exercise.manual.points:g} (graded "
-                         f"{exercise.manual.original_score:g}) {escape(exercise.manual.comment)}".rstrip())
+            lines.append(
+                f"  {exercise.number}. manual grade {exercise.manual.points:g} (graded "
+                f"{exercise.manual.original_score:g}) {escape(exercise.manual.comment)}".rstrip()
+            )
     if lines:
-        console.print(f"[bold]{Path(result.path).name}[/bold] ({result.score:g}/{result.max_score:g})",
-                      highlight=False)
+        console.print(f"[bold]{Path(result.path).name}[/bold] ({result.score:g}/{result.max_score:g})", highlight=False)
         for line in lines:
             console.print(line, highlight=False)

@@ -33,8 +33,13 @@ class ReviewItem:
 
 def queue(results: Sequence[SubmissionResult]) -> list[ReviewItem]:
     """The exercises flagged for review and not graded by hand yet, submission by submission."""
-    return [ReviewItem(result.path, exercise) for result in results if result.status == "graded"
-            for exercise in result.exercises if exercise.awaits_review]
+    return [
+        ReviewItem(result.path, exercise)
+        for result in results
+        if result.status == "graded"
+        for exercise in result.exercises
+        if exercise.awaits_review
+    ]
 
 
 class Command(Enum):
@@ -93,8 +98,10 @@ class ReviewSession:
     def __init__(self, out: Path, spec: Spec, overrides: Path):
         stored = store.load(out)
         if stored.spec_id != spec.id:
-            raise store.StoreError(f"{out / store.RESULTS_FILE} was graded against spec {stored.spec_id!r}, "
-                                   f"not {spec.id!r}: pass its --spec")
+            raise store.StoreError(
+                f"{out / store.RESULTS_FILE} was graded against spec {stored.spec_id!r}, "
+                f"not {spec.id!r}: pass its --spec"
+            )
         self.out, self.spec, self.overrides = out, spec, overrides
         self.graded = [as_graded(result) for result in stored.results]
         self.results = self._merged()

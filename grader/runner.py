@@ -82,8 +82,9 @@ class CappedClient(NotebookClient):
         if head is not None:
             super().output(outs, head, None, cell_index)
         self.notebook_left -= room
-        note = TRUNCATION_NOTE.format(cell=_size_label(self.cell_limit),
-                                      notebook=_size_label(NOTEBOOK_OUTPUT_FACTOR * self.cell_limit))
+        note = TRUNCATION_NOTE.format(
+            cell=_size_label(self.cell_limit), notebook=_size_label(NOTEBOOK_OUTPUT_FACTOR * self.cell_limit)
+        )
         outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
         return None
 
@@ -181,10 +182,13 @@ class Runner:
         self.cell_count = len(self.notebook.cells)
         self.next_save = 0.0
         self.client: CappedClient | None = None
-        self.memory = MemoryWatch(max([request.memory_bytes, *(cell[2] for cell in request.cell_limits)]),
-                                  self._kernel_pid)
-        self.cell_limits = {int(index): (float(seconds), int(memory), int(group))
-                            for index, seconds, memory, group in request.cell_limits}
+        self.memory = MemoryWatch(
+            max([request.memory_bytes, *(cell[2] for cell in request.cell_limits)]), self._kernel_pid
+        )
+        self.cell_limits = {
+            int(index): (float(seconds), int(memory), int(group))
+            for index, seconds, memory, group in request.cell_limits
+        }
         self.time_left = {int(group): float(seconds) for group, seconds in request.group_seconds}
 
     def _client(self) -> CappedClient:

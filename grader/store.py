@@ -22,8 +22,20 @@ from grader.spec import Spec
 
 RESULTS_FILE = "results.json"
 GRADES_FILE = "grades.csv"
-_CHECK_FIELDS = ("id", "passed", "expected", "found", "message", "label", "kind", "points", "score", "hint",
-                 "recognised", "review")
+_CHECK_FIELDS = (
+    "id",
+    "passed",
+    "expected",
+    "found",
+    "message",
+    "label",
+    "kind",
+    "points",
+    "score",
+    "hint",
+    "recognised",
+    "review",
+)
 
 SubmissionView = Callable[[SubmissionResult], dict[str, Any]]
 
@@ -74,12 +86,18 @@ def _exercise_dict(exercise: ExerciseResult) -> dict[str, Any]:
 def _exercise_from_dict(data: dict[str, Any]) -> ExerciseResult:
     manual = data.get("manual")
     return ExerciseResult(
-        number=data["number"], id=data["id"], title=data.get("title", ""), score=data["score"],
-        max_score=data["max_score"], status=data["status"],
+        number=data["number"],
+        id=data["id"],
+        title=data.get("title", ""),
+        score=data["score"],
+        max_score=data["max_score"],
+        status=data["status"],
         checks=tuple(_check_from_dict(check) for check in data["checks"]),
-        errors=tuple(data.get("errors", ())), metrics=data.get("metrics", {}),
+        errors=tuple(data.get("errors", ())),
+        metrics=data.get("metrics", {}),
         review=Review.of(tuple((data.get("review") or {}).get("reasons", ()))),
-        answer=data.get("answer", ""), manual=ManualGrade(**manual) if manual else None,
+        answer=data.get("answer", ""),
+        manual=ManualGrade(**manual) if manual else None,
     )
 
 
@@ -102,9 +120,15 @@ def submission_dict(result: SubmissionResult) -> dict[str, Any]:
 def submission_from_dict(data: dict[str, Any]) -> SubmissionResult:
     """Rebuild a submission from its results.json form (the inverse of ``submission_dict``)."""
     return SubmissionResult(
-        path=data["path"], score=data["score"], max_score=data["max_score"], status=data["status"],
-        error=data.get("error", ""), exercises=tuple(map(_exercise_from_dict, data.get("exercises", []))),
-        isolation=data.get("isolation", ""), seconds=data.get("seconds", 0.0), notes=tuple(data.get("notes", ())),
+        path=data["path"],
+        score=data["score"],
+        max_score=data["max_score"],
+        status=data["status"],
+        error=data.get("error", ""),
+        exercises=tuple(map(_exercise_from_dict, data.get("exercises", []))),
+        isolation=data.get("isolation", ""),
+        seconds=data.get("seconds", 0.0),
+        notes=tuple(data.get("notes", ())),
         fingerprint=data.get("fingerprint", ""),
     )
 
@@ -117,13 +141,22 @@ def review_count(result: SubmissionResult) -> int:
 def grades_csv(results: Sequence[SubmissionResult], spec: Spec) -> str:
     """grades.csv: a row per submission, a column per exercise (empty when not graded), total, review count."""
     numbers = [exercise.number for exercise in spec.exercises]
-    rows = [["submission", "status", *[f"exercise_{number}" for number in numbers], "total", "max_score",
-             "needs_review"]]
+    rows = [
+        ["submission", "status", *[f"exercise_{number}" for number in numbers], "total", "max_score", "needs_review"]
+    ]
     for result in results:
         by_number = {exercise.number: exercise.score for exercise in result.exercises}
         scores = [f"{by_number[number]:g}" if number in by_number else "" for number in numbers]
-        rows.append([result.path, result.status, *scores, f"{result.score:g}", f"{result.max_score:g}",
-                     str(review_count(result))])
+        rows.append(
+            [
+                result.path,
+                result.status,
+                *scores,
+                f"{result.score:g}",
+                f"{result.max_score:g}",
+                str(review_count(result)),
+            ]
+        )
     text = io.StringIO()
     csv.writer(text).writerows(rows)
     return text.getvalue()

@@ -26,8 +26,14 @@ DONE = ("passed", "skipped")
 _STYLES = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "cyan"}
 
 
-def check_notebook(path: Path, spec: Spec, exercises: tuple[int, ...] = (), skip_training: bool = False,
-                   execute: bool = True, progress: Callable[[str], None] = no_progress) -> SubmissionResult:
+def check_notebook(
+    path: Path,
+    spec: Spec,
+    exercises: tuple[int, ...] = (),
+    skip_training: bool = False,
+    execute: bool = True,
+    progress: Callable[[str], None] = no_progress,
+) -> SubmissionResult:
     """Grade one notebook exactly as ``grader grade`` does, optionally without training its model."""
     options = GradeOptions(execute=execute, exercises=exercises, skip_training=skip_training, progress=progress)
     return grade_notebook(path, spec, options)
@@ -50,8 +56,12 @@ def print_feedback(result: SubmissionResult, spec: Spec, console: Console) -> No
         return
     page = submission_feedback(result)
     table = Table(title=f"{name} — {escape(spec.title)}")
-    columns: tuple[tuple[str, JustifyMethod], ...] = (("#", "right"), ("exercise", "left"), ("score", "right"),
-                                                      ("status", "left"))
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("#", "right"),
+        ("exercise", "left"),
+        ("score", "right"),
+        ("status", "left"),
+    )
     for column, justify in columns:
         table.add_column(column, justify=justify, overflow="fold")
     for item in page.exercises:
@@ -66,13 +76,15 @@ def print_feedback(result: SubmissionResult, spec: Spec, console: Console) -> No
 
 def _print_exercise(item: ExerciseFeedback, console: Console) -> None:
     if item.status == "skipped":
-        console.print(f"\n[bold]{item.number}. {escape(item.title)}[/bold] — [cyan]{SKIPPED_NOTE}[/cyan]",
-                      highlight=False)
+        console.print(
+            f"\n[bold]{item.number}. {escape(item.title)}[/bold] — [cyan]{SKIPPED_NOTE}[/cyan]", highlight=False
+        )
         return
     if not (item.lost or item.errors or item.unsure):
         return
-    console.print(f"\n[bold]{item.number}. {escape(item.title)}[/bold] ({item.score:g}/{item.max_score:g})",
-                  highlight=False)
+    console.print(
+        f"\n[bold]{item.number}. {escape(item.title)}[/bold] ({item.score:g}/{item.max_score:g})", highlight=False
+    )
     if item.unsure:
         console.print(f"  [yellow]{UNSURE_NOTE}[/yellow]", highlight=False)
     for error in item.errors:
@@ -86,11 +98,15 @@ def _print_exercise(item: ExerciseFeedback, console: Console) -> None:
 def _print_verdict(result: SubmissionResult, page: SubmissionFeedback, console: Console) -> None:
     passed = sum(item.status == "passed" for item in page.exercises)
     skipped = [item.number for item in page.exercises if item.status == "skipped"]
-    console.print(f"\nscore {result.score:g}/{result.max_score:g}: {passed} of {len(page.exercises)} exercises "
-                  "passed", highlight=False)
+    console.print(
+        f"\nscore {result.score:g}/{result.max_score:g}: {passed} of {len(page.exercises)} exercises passed",
+        highlight=False,
+    )
     if skipped:
         numbers = ", ".join(map(str, skipped))
-        console.print(f"[cyan]exercise {numbers} skipped (--skip-training): its points are not earned here[/cyan]",
-                      highlight=False)
+        console.print(
+            f"[cyan]exercise {numbers} skipped (--skip-training): its points are not earned here[/cyan]",
+            highlight=False,
+        )
     if all_passed(result):
         console.print("[green]every check run passed[/green]", highlight=False)

@@ -20,7 +20,8 @@ class Discovery:
 
 def _notebooks_under(folder: Path) -> list[Path]:
     return sorted(
-        path for path in folder.rglob("*.ipynb")
+        path
+        for path in folder.rglob("*.ipynb")
         if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     )
 

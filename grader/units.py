@@ -22,8 +22,14 @@ UNIT_BYTES: dict[str, int] = {
 
 _PREFIX_SYMBOLS = {"k": "K", "m": "M", "g": "G", "t": "T", "ki": "Ki", "mi": "Mi", "gi": "Gi", "ti": "Ti"}
 _PREFIX_NAMES = {
-    "kilo": "K", "mega": "M", "giga": "G", "tera": "T",
-    "kibi": "Ki", "mebi": "Mi", "gibi": "Gi", "tebi": "Ti",
+    "kilo": "K",
+    "mega": "M",
+    "giga": "G",
+    "tera": "T",
+    "kibi": "Ki",
+    "mebi": "Mi",
+    "gibi": "Gi",
+    "tebi": "Ti",
 }
 
 

@@ -37,7 +37,11 @@ def credit_implied(checks: Sequence[object], results: list[CheckResult]) -> list
     for check, result in zip(checks, results, strict=True):
         implied_by = getattr(check, "implied_by", None)
         if implied_by in passed and not result.found and not result.passed:
-            result = replace(result, score=result.points, passed=True,
-                             message=f"{result.label}: not stated; implied by the right {implied_by}")
+            result = replace(
+                result,
+                score=result.points,
+                passed=True,
+                message=f"{result.label}: not stated; implied by the right {implied_by}",
+            )
         credited.append(result)
     return credited

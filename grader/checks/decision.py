@@ -36,9 +36,13 @@ def _span(statement: Statement[Found]) -> tuple[int, int, int]:
 def _outermost(statements: Sequence[Statement[Found]]) -> list[Statement[Found]]:
     """Without the pieces of a longer value ("903" and "400" inside "903 400")."""
     spans = {_span(statement) for statement in statements}
-    return [s for s in statements
-            if not any(b == _span(s)[0] and a <= _span(s)[1] and _span(s)[2] <= c and (a, c) != _span(s)[1:]
-                       for b, a, c in spans)]
+    return [
+        s
+        for s in statements
+        if not any(
+            b == _span(s)[0] and a <= _span(s)[1] and _span(s)[2] <= c and (a, c) != _span(s)[1:] for b, a, c in spans
+        )
+    ]
 
 
 def _sort_out(
@@ -55,9 +59,13 @@ def _sort_out(
     by_span: dict[tuple[int, int, int], list[Statement[Found]]] = {}
     for statement in statements:
         by_span.setdefault(_span(statement), []).append(statement)
-    competing = [next(s for s in readings if competes(s.item)) for span, readings in by_span.items()
-                 if span not in right_spans and any(competes(s.item) for s in readings)
-                 and not any(explained(s.item) for s in readings)]
+    competing = [
+        next(s for s in readings if competes(s.item))
+        for span, readings in by_span.items()
+        if span not in right_spans
+        and any(competes(s.item) for s in readings)
+        and not any(explained(s.item) for s in readings)
+    ]
     return matched, competing
 
 

@@ -79,8 +79,9 @@ _TERM_AFTER = re.compile(r"[ \t]*(?:[+=]|-(?!>)|\bplus\b)[ \t]*[\d(]", re.IGNORE
 _TERM_BEFORE = re.compile(r"(?:\+|(?<![-=<])-|\bplus\b)[ \t]*\(?$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|\n|[。！？；]")
 _PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
-_HEDGE = re.compile(r"\b(?:or|oder|ou|either|bzw|between|zwischen|entre|antara|atau|oppure|tra)\b|或者|或|之间|\s/\s",
-                    re.IGNORECASE)
+_HEDGE = re.compile(
+    r"\b(?:or|oder|ou|either|bzw|between|zwischen|entre|antara|atau|oppure|tra)\b|或者|或|之间|\s/\s", re.IGNORECASE
+)
 _ANNOUNCEMENT_WORDS = 4
 _NEAR_WINDOW = 120  # characters either side of a value, within its paragraph
 _OPENING_CHARS = 40  # the start of a paragraph that labels what follows
@@ -111,8 +112,11 @@ def _near(text: str, start: int, end: int, near: Sequence[str]) -> bool:
     if len(_WORD.findall(text[paragraph_start:paragraph_end])) < _LABEL_WORDS:  # a formula labelled just above
         previous_start, _ = _bounds(_PARAGRAPH_END, text, max(0, paragraph_start - 2), max(0, paragraph_start - 2))
         opening += " " + text[previous_start : previous_start + _OPENING_CHARS]
-    return (mentions_near(text, start, end, list(near), window=_NEAR_WINDOW)
-            or _source_mentions(_table_header(text, start), near) or _source_mentions(opening, near))
+    return (
+        mentions_near(text, start, end, list(near), window=_NEAR_WINDOW)
+        or _source_mentions(_table_header(text, start), near)
+        or _source_mentions(opening, near)
+    )
 
 
 def _in_conclusion(paragraph: str, previous: str) -> bool:
@@ -154,11 +158,13 @@ def statements_near(
             sentence_start, sentence_end = _bounds(_SENTENCE_END, text, start, end)
             paragraph_start, paragraph_end = _bounds(_PARAGRAPH_END, text, start, end)
             heading_start, _ = _bounds(_PARAGRAPH_END, text, max(0, paragraph_start - 2), max(0, paragraph_start - 2))
-            found.append(Statement(
-                item=item,
-                role=_role(text, start, end),
-                sentence=(index, sentence_start, sentence_end),
-                conclusion=_in_conclusion(text[paragraph_start:paragraph_end], text[heading_start:paragraph_start]),
-                hedging=bool(_HEDGE.search(text, sentence_start, sentence_end)),
-            ))
+            found.append(
+                Statement(
+                    item=item,
+                    role=_role(text, start, end),
+                    sentence=(index, sentence_start, sentence_end),
+                    conclusion=_in_conclusion(text[paragraph_start:paragraph_end], text[heading_start:paragraph_start]),
+                    hedging=bool(_HEDGE.search(text, sentence_start, sentence_end)),
+                )
+            )
     return found

@@ -30,8 +30,11 @@ class ModelEvidence:
 def reported_accuracy(blocks: list[AnswerBlock]) -> float | None:
     """The last accuracy the notebook printed (as a fraction), preferring one that mentions "test"."""
     outputs = [block for block in blocks if block.kind == "output"]
-    found = [number for number in candidates_near(outputs, find_numbers, _ACCURACY_WORDS)
-             if 0 < number.value <= 100 and not number.text.isdigit()]
+    found = [
+        number
+        for number in candidates_near(outputs, find_numbers, _ACCURACY_WORDS)
+        if 0 < number.value <= 100 and not number.text.isdigit()
+    ]
     if not found:
         return None
     value = found[-1].value
@@ -48,22 +51,38 @@ def device_problem(check: ModelAccuracyCheck, evidence: ModelEvidence, cpu_allow
     return ""
 
 
-def run_model_check(check: ModelAccuracyCheck, evidence: ModelEvidence, blocks: list[AnswerBlock],
-                    cpu_allowed: bool = False) -> tuple[CheckResult, dict[str, Any]]:
+def run_model_check(
+    check: ModelAccuracyCheck, evidence: ModelEvidence, blocks: list[AnswerBlock], cpu_allowed: bool = False
+) -> tuple[CheckResult, dict[str, Any]]:
     """Score the model the grader measured; a GPU requirement is enforced on the device that really trained
     (unless ``cpu_allowed``: ``--device cpu``). Below the threshold, the spec's tiers give partial credit."""
     expected = f"test accuracy ≥ {check.threshold:.4f}"
     reported = reported_accuracy(blocks)
-    metrics: dict[str, Any] = {"accuracy": evidence.accuracy, "reported_accuracy": reported,
-                               "device": evidence.device, "train_seconds": evidence.train_seconds}
+    metrics: dict[str, Any] = {
+        "accuracy": evidence.accuracy,
+        "reported_accuracy": reported,
+        "device": evidence.device,
+        "train_seconds": evidence.train_seconds,
+    }
     if evidence.accuracy is None:
         message = f"{check.label}: {evidence.problem}"
-        return CheckResult(check.id, check.label, check.kind, check.points, 0.0, False, expected, "", message,
-                           check.hint), metrics
+        return CheckResult(
+            check.id, check.label, check.kind, check.points, 0.0, False, expected, "", message, check.hint
+        ), metrics
     wrong_device = device_problem(check, evidence, cpu_allowed)
     if wrong_device:
-        return CheckResult(check.id, check.label, check.kind, check.points, 0.0, False, expected, "",
-                           f"{check.label}: {wrong_device}", check.hint), metrics
+        return CheckResult(
+            check.id,
+            check.label,
+            check.kind,
+            check.points,
+            0.0,
+            False,
+            expected,
+            "",
+            f"{check.label}: {wrong_device}",
+            check.hint,
+        ), metrics
     measured = evidence.accuracy
     passed = measured >= check.threshold
     score = check.points if passed else next((t.points for t in check.tiers if measured >= t.accuracy), 0.0)
@@ -73,5 +92,15 @@ def run_model_check(check: ModelAccuracyCheck, evidence: ModelEvidence, blocks: 
     if reported is not None and abs(reported - measured) > REPORTED_GAP_FLAG:
         message += f"; the notebook reported {reported:.4f}, {abs(reported - measured) * 100:.2f} points away"
         metrics["reported_gap_flag"] = True
-    return CheckResult(check.id, check.label, check.kind, check.points, score, passed,
-                       expected, f"{measured:.4f}", message, "" if passed else check.hint), metrics
+    return CheckResult(
+        check.id,
+        check.label,
+        check.kind,
+        check.points,
+        score,
+        passed,
+        expected,
+        f"{measured:.4f}",
+        message,
+        "" if passed else check.hint,
+    ), metrics

@@ -56,8 +56,9 @@ def _readings(number: Number, unit: str | None) -> list[Number]:
 def _matched_target(number: Number, check: NumericCheck) -> Target | None:
     for target in _targets(check):
         for reading in _readings(number, target.unit):
-            if number_matches(reading, target.value, rel_tol=check.rel_tol, abs_tol=check.abs_tol,
-                              accept_rounded=check.accept_rounded):
+            if number_matches(
+                reading, target.value, rel_tol=check.rel_tol, abs_tol=check.abs_tol, accept_rounded=check.accept_rounded
+            ):
                 return target
     return None
 
@@ -67,16 +68,22 @@ def _log_distance(number: Number, check: NumericCheck) -> float:
     check's kind of unit (stated, for a memory size) is comparable."""
     if number.percent or (check.unit is None) != (number.unit is None):
         return math.inf
-    distances = [abs(math.log(reading.value / target.value))
-                 for target in _targets(check) for reading in _readings(number, target.unit)
-                 if reading.value > 0 and target.value > 0]
+    distances = [
+        abs(math.log(reading.value / target.value))
+        for target in _targets(check)
+        for reading in _readings(number, target.unit)
+        if reading.value > 0 and target.value > 0
+    ]
     return min(distances, default=math.inf)
 
 
 def _rounds_to_key(number: Number, check: NumericCheck) -> bool:
     """Whether the number is the key rounded to the digits written ("about 0.9 million" for 903,400)."""
-    return any(number_matches(reading, target.value, accept_rounded=True)
-               for target in _targets(check) for reading in _readings(number, target.unit))
+    return any(
+        number_matches(reading, target.value, accept_rounded=True)
+        for target in _targets(check)
+        for reading in _readings(number, target.unit)
+    )
 
 
 def _competes(number: Number, check: NumericCheck, siblings: Sequence[NumericCheck]) -> bool:
@@ -125,9 +132,20 @@ def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequen
         note = f" (accepted: {target.reason})" if target and target.reason else ""
         if _AMBIGUOUS_MEGA.search(number.text):
             review += (f"{check.label}: '{number.text}' may mean megabits or megabytes",)
-        return CheckResult(check.id, check.label, check.kind, check.points, check.points, True, expected,
-                           number.text, f"{check.label}: {number.text}{note}", check.hint,
-                           recognised=(number.text,), review=review)
+        return CheckResult(
+            check.id,
+            check.label,
+            check.kind,
+            check.points,
+            check.points,
+            True,
+            expected,
+            number.text,
+            f"{check.label}: {number.text}{note}",
+            check.hint,
+            recognised=(number.text,),
+            review=review,
+        )
     if decision.conflict:
         found = decision.competing[-1].item.text
         message = f"{check.label}: {decision.conflict}"
@@ -138,5 +156,6 @@ def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequen
         result = CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, check.hint)
         bits = _bits_note([number for block in blocks for number in find_numbers(block.text)], check)
         return replace(result, message=result.message + bits) if bits else result
-    return CheckResult(check.id, check.label, check.kind, check.points, 0.0, False, expected, found, message,
-                       check.hint, review=review)
+    return CheckResult(
+        check.id, check.label, check.kind, check.points, 0.0, False, expected, found, message, check.hint, review=review
+    )

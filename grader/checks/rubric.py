@@ -85,10 +85,13 @@ def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[I
     cues = cues_for(language)
     contrast = [_term(term) for term in check.contrast]
     owners = _anchor_owner(words, check.concepts)
-    found = {concept.id: _without_double_negation(_said(concept, concept.phrasings, words, owners))
-             for concept in check.concepts}
-    spoken_for = frozenset(index for matches in found.values() for match in matches if match.phrasing.negative
-                           for index in match.tokens)
+    found = {
+        concept.id: _without_double_negation(_said(concept, concept.phrasings, words, owners))
+        for concept in check.concepts
+    }
+    spoken_for = frozenset(
+        index for matches in found.values() for match in matches if match.phrasing.negative for index in match.tokens
+    )
     readings = []
     for concept in check.concepts:
         stated: list[Match] = []
@@ -96,9 +99,12 @@ def read_ideas(check: RubricCheck, words: Words, language: str | None) -> list[I
         for match in found[concept.id]:
             cue = negation_before(match, words, cues, contrast, spoken_for)
             (negated.append((match, cue)) if cue else stated.append(match))
-        wrong = [match for match in _said(concept, concept.wrong, words, owners)
-                 if _named_in_sentence(match, concept, words, owners)
-                 and not negation_before(match, words, cues, contrast, spoken_for)]
+        wrong = [
+            match
+            for match in _said(concept, concept.wrong, words, owners)
+            if _named_in_sentence(match, concept, words, owners)
+            and not negation_before(match, words, cues, contrast, spoken_for)
+        ]
         readings.append(IdeaReading(concept, tuple(stated), tuple(negated), tuple(wrong)))
     return readings
 
@@ -116,15 +122,23 @@ def _without_double_negation(matches: list[Match]) -> list[Match]:
     """Drop a negative phrasing that wraps a positive one: "does not have fewer parameters" is not "does
     not have parameters"; the positive one inside is then read with its negation."""
     positive = [match for match in matches if not match.phrasing.negative]
-    return [match for match in matches if not match.phrasing.negative
-            or not any(match.first <= inner.first and inner.last <= match.last for inner in positive)]
+    return [
+        match
+        for match in matches
+        if not match.phrasing.negative
+        or not any(match.first <= inner.first and inner.last <= match.last for inner in positive)
+    ]
 
 
 def _said(concept: Concept, phrasings: dict[str, tuple[str, ...]], words: Words, owners: dict[int, str]) -> list[Match]:
     """Where any of these phrasings is said of the concept's subject."""
-    return [match for language, texts in phrasings.items() for text in texts
-            for match in find_phrasing(_compiled(text, language), words)
-            if _belongs_to(match, concept, words, owners)]
+    return [
+        match
+        for language, texts in phrasings.items()
+        for text in texts
+        for match in find_phrasing(_compiled(text, language), words)
+        if _belongs_to(match, concept, words, owners)
+    ]
 
 
 def _partial_score(check: RubricCheck, ideas: int) -> float:
@@ -166,11 +180,11 @@ def run_rubric(check: RubricCheck, blocks: list[AnswerBlock], question: str = ""
     notes: list[str] = []
     for reading in readings:
         if reading.wrong:
-            notes.append(f"wrong claim about {reading.concept.label}: \"{_quoted(reading.wrong[0], words)}\"")
+            notes.append(f'wrong claim about {reading.concept.label}: "{_quoted(reading.wrong[0], words)}"')
         if reading.negated:
             match, cue = reading.negated[0]
             kind = "idea both stated and negated" if reading.stated else "negated idea"
-            review.append(f"{kind}: {reading.concept.label} ({cue!r} in \"{_quoted(match, words)}\")")
+            review.append(f'{kind}: {reading.concept.label} ({cue!r} in "{_quoted(match, words)}")')
     if language and language not in check.languages and language != "en":
         review.append(f"answer in {language_name(language)}, which this rubric has no phrasings for")
     if check.explain and score > 0 and is_keyword_list(words):
@@ -182,14 +196,24 @@ def run_rubric(check: RubricCheck, blocks: list[AnswerBlock], question: str = ""
         review.append("answered only in code output")
     found_labels = "; ".join(concept.label for concept in credited) or "none of the expected ideas"
     missing = [reading.concept.label for reading in readings if not reading.credited]
-    message = (f"{check.label}: {score:g}/{check.points:g} "
-               f"({len(credited)} ideas recognised, {check.full_at} for full marks)")
+    message = (
+        f"{check.label}: {score:g}/{check.points:g} ({len(credited)} ideas recognised, {check.full_at} for full marks)"
+    )
     if score < check.points and missing:
         message += " — not found: " + "; ".join(missing)
     message += "".join(f"; {note}" for note in notes)
     missing_hints = " ".join(r.concept.hint for r in readings if not r.credited and r.concept.hint)
     return CheckResult(
-        check.id, check.label, check.kind, check.points, score, score >= check.pass_points, expected,
-        found_labels, message, missing_hints if score < check.points else "",
-        recognised=tuple(concept.label for concept in credited), review=tuple(review),
+        check.id,
+        check.label,
+        check.kind,
+        check.points,
+        score,
+        score >= check.pass_points,
+        expected,
+        found_labels,
+        message,
+        missing_hints if score < check.points else "",
+        recognised=tuple(concept.label for concept in credited),
+        review=tuple(review),
     )

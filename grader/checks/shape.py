@@ -54,14 +54,26 @@ def run_shape(check: ShapeCheck, blocks: list[AnswerBlock], siblings: Sequence[S
         matches=lambda shape: shape_matches(shape.dims, check.value),
         competes=lambda shape: _competes(shape, check, siblings),
         describe=lambda shape: shape.text,
-        explained=lambda shape: any(shape_matches(shape.dims, other.value) for other in siblings
-                                    if other.id != check.id),
+        explained=lambda shape: any(
+            shape_matches(shape.dims, other.value) for other in siblings if other.id != check.id
+        ),
     )
     review = (f"{check.label}: {decision.conflict}",) if decision.conflict else ()
     if decision.accepted is not None:
         shape = decision.accepted.item
-        return CheckResult(check.id, check.label, check.kind, check.points, check.points, True, expected,
-                           shape.text, f"{check.label}: {shape.text}", check.hint, recognised=(shape.text,))
+        return CheckResult(
+            check.id,
+            check.label,
+            check.kind,
+            check.points,
+            check.points,
+            True,
+            expected,
+            shape.text,
+            f"{check.label}: {shape.text}",
+            check.hint,
+            recognised=(shape.text,),
+        )
     if decision.conflict:
         message = f"{check.label}: {decision.conflict}"
         found = decision.competing[-1].item.text
@@ -69,5 +81,6 @@ def run_shape(check: ShapeCheck, blocks: list[AnswerBlock], siblings: Sequence[S
         closest = min((s.item for s in statements), key=lambda shape: _mismatch(shape, check.value))
         found = format_shape(closest.dims)
         message = f"{check.label}: found {found}, expected {expected}"
-    return CheckResult(check.id, check.label, check.kind, check.points, 0.0, False, expected, found, message,
-                       check.hint, review=review)
+    return CheckResult(
+        check.id, check.label, check.kind, check.points, 0.0, False, expected, found, message, check.hint, review=review
+    )

@@ -5,5 +5,13 @@ from .engine import ClusterLost, DaskEngine
 from .session import cluster_engine
 from .task import GradingTask, grade_task, pack_task, worker_of
 
-__all__ = ["ClusterError", "ClusterLost", "DaskEngine", "GradingTask", "cluster_engine", "grade_task", "pack_task",
-           "worker_of"]
+__all__ = [
+    "ClusterError",
+    "ClusterLost",
+    "DaskEngine",
+    "GradingTask",
+    "cluster_engine",
+    "grade_task",
+    "pack_task",
+    "worker_of",
+]

@@ -17,8 +17,11 @@ _LOCAL = re.compile(r"local:(\d+)")
 CONNECT_SECONDS = 30
 # Grading shares this machine's cores with the cluster's own processes: no statistical profiling of tasks
 # (a stack sample every 10 ms), and resource monitoring every few seconds instead of several times a second.
-QUIET = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.interval": "2s",
-         "distributed.worker.memory.monitor-interval": "1s"}
+QUIET = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
 
 
 class ClusterError(ValueError):
@@ -50,8 +53,13 @@ def _client(address: str) -> tuple[Client, LocalCluster | None]:
         if count < 1:
             raise ClusterError(f"--cluster {address}: a local cluster needs at least one worker")
         with dask.config.set(QUIET):
-            cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=logging.ERROR)
+            cluster = LocalCluster(
+                n_workers=count,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         return Client(cluster), cluster
     if address.startswith("local"):
         raise ClusterError(f"--cluster {address}: write local:N, N the number of worker processes")

@@ -44,8 +44,10 @@ def run_on_worker(task: GradingTask, spec: Spec) -> SubmissionResult:
 def _reason(error: BaseException) -> str:
     if isinstance(error, KilledWorker):
         deaths = error.allowed_failures + 1
-        return (f"{deaths} worker{'s' if deaths != 1 else ''} died while grading it, {error.last_worker.address} "
-                "last (Dask's distributed.scheduler.allowed-failures); not graded")
+        return (
+            f"{deaths} worker{'s' if deaths != 1 else ''} died while grading it, {error.last_worker.address} "
+            "last (Dask's distributed.scheduler.allowed-failures); not graded"
+        )
     return f"grading on the cluster failed: {type(error).__name__}: {error}"
 
 
@@ -56,8 +58,9 @@ class DaskEngine:
     ``MIN_IN_FLIGHT``); the rest wait on the driver, unpacked.
     """
 
-    def __init__(self, client: Client, spec: Spec, options: GradeOptions, *, gpu_resource: bool,
-                 in_flight: int | None = None) -> None:
+    def __init__(
+        self, client: Client, spec: Spec, options: GradeOptions, *, gpu_resource: bool, in_flight: int | None = None
+    ) -> None:
         self.client = client
         self.options = options
         self.resources = GPU if gpu_resource and needs_gpu(spec, options) else None
@@ -84,8 +87,13 @@ class DaskEngine:
         while self.waiting and len(sent) < room:
             notebook, stamp = self.waiting.popleft()
             digest = hashlib.sha256(f"{self.token}{notebook}{stamp}".encode()).hexdigest()[:20]
-            future = self.client.submit(run_on_worker, pack_task(notebook, self.options, stamp), self.spec,
-                                        key=f"grade-{digest}", resources=self.resources)
+            future = self.client.submit(
+                run_on_worker,
+                pack_task(notebook, self.options, stamp),
+                self.spec,
+                key=f"grade-{digest}",
+                resources=self.resources,
+            )
             self.pending[future] = notebook
             sent.append(future)
         return sent

@@ -36,8 +36,10 @@ class Readiness:
 def mnist_payload() -> tuple[tuple[str, bytes], ...]:
     """The driver's verified MNIST files, gzip-compressed, to send to workers (fetched first if needed)."""
     directory = ensure_mnist()
-    return tuple((f"{item.name}.gz", gzip.compress((directory / item.name).read_bytes(), compresslevel=1, mtime=0))
-                 for item in MNIST_FILES)
+    return tuple(
+        (f"{item.name}.gz", gzip.compress((directory / item.name).read_bytes(), compresslevel=1, mtime=0))
+        for item in MNIST_FILES
+    )
 
 
 def fill_mnist(payload: tuple[tuple[str, bytes], ...]) -> str:

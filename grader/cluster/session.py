@@ -23,12 +23,16 @@ def _describe(cluster: Cluster, say: Say, warn: Say) -> None:
         say("cluster: no worker yet; tasks wait for workers to join")
         return
     tiers = Counter(item.get("isolation", "unknown") for item in found.values())
-    say(f"cluster: {len(found)} worker{'s' if len(found) != 1 else ''}, isolation "
-        + ", ".join(f"{tier} ×{count}" for tier, count in tiers.items()))
+    say(
+        f"cluster: {len(found)} worker{'s' if len(found) != 1 else ''}, isolation "
+        + ", ".join(f"{tier} ×{count}" for tier, count in tiers.items())
+    )
     for address, item in found.items():
         if item.get("isolation") == "rlimits":
-            warn(f"worker {address} runs notebooks with process limits only (isolation: rlimits): they are not "
-                 "contained otherwise")
+            warn(
+                f"worker {address} runs notebooks with process limits only (isolation: rlimits): they are not "
+                "contained otherwise"
+            )
         if item.get("mnist", "").startswith("refused"):
             warn(f"worker {address}: MNIST {item['mnist']}")
 
@@ -45,8 +49,10 @@ def cluster_engine(address: str, spec: Spec, options: GradeOptions, say: Say, wa
     with open_cluster(address, mnist) as cluster:
         _describe(cluster, say, warn)
         if not cluster.local and needs_gpu(spec, options) and not cluster.has_gpu_workers():
-            warn("no worker declares the GPU resource yet: the model exercise's submissions wait for one "
-                 "(start workers with --resources GPU=1, or pass --device cpu to train on any worker)")
+            warn(
+                "no worker declares the GPU resource yet: the model exercise's submissions wait for one "
+                "(start workers with --resources GPU=1, or pass --device cpu to train on any worker)"
+            )
         engine = DaskEngine(cluster.client, spec, options, gpu_resource=not cluster.local)
         try:
             yield engine

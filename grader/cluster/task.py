@@ -49,8 +49,9 @@ def selected_exercises(spec: Spec, options: GradeOptions) -> list[Exercise]:
 
 def needs_model(spec: Spec, options: GradeOptions) -> bool:
     """Whether a selected exercise is graded by a trained model (and so needs MNIST)."""
-    return any(isinstance(check, ModelAccuracyCheck) for item in selected_exercises(spec, options)
-               for check in item.checks)
+    return any(
+        isinstance(check, ModelAccuracyCheck) for item in selected_exercises(spec, options) for check in item.checks
+    )
 
 
 def needs_gpu(spec: Spec, options: GradeOptions) -> bool:
@@ -65,8 +66,10 @@ def pack_task(notebook: Path, options: GradeOptions, stamp: str) -> GradingTask:
     """The task for ``notebook``: its folder's files are those the local path copies into its workspace."""
     workspace = create_workspace(notebook)
     try:
-        files = tuple((path.relative_to(workspace.work).as_posix(), path.read_bytes() if path.is_file() else None)
-                      for path in sorted(workspace.work.rglob("*")))
+        files = tuple(
+            (path.relative_to(workspace.work).as_posix(), path.read_bytes() if path.is_file() else None)
+            for path in sorted(workspace.work.rglob("*"))
+        )
     finally:
         workspace.remove()
     return GradingTask(str(notebook), notebook.name, files, replace(options, progress=no_progress), stamp)
@@ -102,8 +105,13 @@ def grade_task(task: GradingTask, spec: Spec, worker: str = "") -> SubmissionRes
     finally:
         shutil.rmtree(root, ignore_errors=True)
     isolation = f"{result.isolation}{WORKER_MARK}{worker}" if worker else result.isolation
-    return replace(result, path=task.path, error=result.error.replace(str(notebook), task.path), isolation=isolation,
-                   fingerprint=task.stamp)
+    return replace(
+        result,
+        path=task.path,
+        error=result.error.replace(str(notebook), task.path),
+        isolation=isolation,
+        fingerprint=task.stamp,
+    )
 
 
 def worker_of(result: SubmissionResult) -> str:

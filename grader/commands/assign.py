@@ -14,8 +14,9 @@ from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_ex
 
 def assign(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the student notebook.")],
-    spec: Annotated[Path | None, typer.Option(
-        "--spec", help="Exercise spec (YAML). Default: the bundled chapter-14 spec.")] = None,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="Exercise spec (YAML). Default: the bundled chapter-14 spec.")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Write the student notebook: the questions, an empty answer cell under each, starter code; no answers."""

@@ -22,17 +22,31 @@ def _usage_error(message: str) -> typer.Exit:
 
 def check(
     notebook: Annotated[Path, typer.Argument(help="The notebook to check.")],
-    spec: Annotated[Path | None, typer.Option(
-        "--spec", help="Exercise spec (YAML). Default: the bundled chapter-14 spec.")] = None,
-    exercise: Annotated[list[int] | None, typer.Option(
-        "--exercise", "-e", help="Check only these exercises (repeatable); the others' cells are not run.")] = None,
-    skip_training: Annotated[bool, typer.Option(
-        "--skip-training", help="Do not run the model exercise (no training); it is reported as skipped.")] = False,
-    execute: Annotated[bool, typer.Option(
-        "--execute/--no-execute", help="Run the notebook in a fresh kernel, or check its stored outputs.")] = True,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Also write OUT/results.json (scores and this feedback, no answers) and OUT/grades.csv "
-        "(nothing is written without it).")] = None,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="Exercise spec (YAML). Default: the bundled chapter-14 spec.")
+    ] = None,
+    exercise: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--exercise", "-e", help="Check only these exercises (repeatable); the others' cells are not run."
+        ),
+    ] = None,
+    skip_training: Annotated[
+        bool,
+        typer.Option("--skip-training", help="Do not run the model exercise (no training); it is reported as skipped."),
+    ] = False,
+    execute: Annotated[
+        bool,
+        typer.Option("--execute/--no-execute", help="Run the notebook in a fresh kernel, or check its stored outputs."),
+    ] = True,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also write OUT/results.json (scores and this feedback, no answers) and OUT/grades.csv "
+            "(nothing is written without it).",
+        ),
+    ] = None,
     isolation: IsolationOption = None,
 ) -> None:
     """Run the grader's checks on NOTEBOOK and explain every lost point, without giving the answers.
@@ -48,8 +62,14 @@ def check(
         raise _usage_error(f"no exercise {', '.join(map(str, unknown))} in {loaded.path.name}")
     use_isolation(isolation, executing=execute)
     with console.status(f"checking {escape(notebook.name)}"):
-        result = check_notebook(notebook, loaded, tuple(sorted(numbers)), skip_training, execute,
-                                progress=lambda message: console.print(escape(message), highlight=False))
+        result = check_notebook(
+            notebook,
+            loaded,
+            tuple(sorted(numbers)),
+            skip_training,
+            execute,
+            progress=lambda message: console.print(escape(message), highlight=False),
+        )
     print_feedback(result, loaded, console)
     if out is not None:
         store.save([result], loaded, out, view=student_record)

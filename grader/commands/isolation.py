@@ -20,9 +20,14 @@ class IsolationChoice(str, Enum):
     none = "none"
 
 
-IsolationOption = Annotated[IsolationChoice | None, typer.Option(
-    "--isolation", help="How notebooks are contained: auto (the strongest available: bubblewrap, else landlock, "
-    "else none), bubblewrap, landlock, or none (process limits only). Default: $CNN_GRADER_ISOLATION, else auto.")]
+IsolationOption = Annotated[
+    IsolationChoice | None,
+    typer.Option(
+        "--isolation",
+        help="How notebooks are contained: auto (the strongest available: bubblewrap, else landlock, "
+        "else none), bubblewrap, landlock, or none (process limits only). Default: $CNN_GRADER_ISOLATION, else auto.",
+    ),
+]
 
 
 def use_isolation(choice: IsolationChoice | None, *, executing: bool = True) -> Isolation | None:

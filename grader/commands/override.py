@@ -24,8 +24,10 @@ from grader.spec import Spec
 SpecOption = Annotated[
     Path | None, typer.Option("--spec", help="Exercise spec (YAML). Default: the bundled chapter-14 spec.")
 ]
-OverridesOption = Annotated[Path | None, typer.Option(
-    "--overrides", help="Manual grades (YAML or CSV: submission, exercise, points, comment) to merge in.")]
+OverridesOption = Annotated[
+    Path | None,
+    typer.Option("--overrides", help="Manual grades (YAML or CSV: submission, exercise, points, comment) to merge in."),
+]
 
 
 def _usage_error(problems: Sequence[str]) -> typer.Exit:
@@ -57,8 +59,11 @@ def warn_unapplied(out: Path) -> None:
     """Say so when OUT holds review decisions that this run did not apply."""
     path = out / DEFAULT_OVERRIDES
     if path.is_file():
-        errors.print(f"[bold yellow]warning[/bold yellow] {escape(str(path))} holds manual grades (from `grader "
-                     f"review`) not applied to these results: pass --overrides {escape(str(path))}", highlight=False)
+        errors.print(
+            f"[bold yellow]warning[/bold yellow] {escape(str(path))} holds manual grades (from `grader "
+            f"review`) not applied to these results: pass --overrides {escape(str(path))}",
+            highlight=False,
+        )
 
 
 def results_or_exit(out: Path, spec: Spec | None = None) -> tuple[str, list[SubmissionResult]]:
@@ -68,8 +73,9 @@ def results_or_exit(out: Path, spec: Spec | None = None) -> tuple[str, list[Subm
     except store.StoreError as error:
         raise _usage_error([str(error)]) from None
     if spec is not None and spec.id != stored.spec_id:
-        raise _usage_error([f"{out / store.RESULTS_FILE} was graded against spec {stored.spec_id!r}, not "
-                            f"{spec.id!r}: pass its --spec"])
+        raise _usage_error(
+            [f"{out / store.RESULTS_FILE} was graded against spec {stored.spec_id!r}, not {spec.id!r}: pass its --spec"]
+        )
     return stored.spec_id, stored.results
 
 
@@ -77,8 +83,10 @@ def override(
     out_dir: Annotated[Path, typer.Argument(help="A folder written by `grader grade`.")],
     file: Annotated[Path, typer.Argument(help="Manual grades: YAML or CSV of submission, exercise, points, comment.")],
     spec: SpecOption = None,
-    formats: Annotated[list[Format] | None, typer.Option(
-        "--format", help="Also rewrite these outputs with the manual grades (repeatable).")] = None,
+    formats: Annotated[
+        list[Format] | None,
+        typer.Option("--format", help="Also rewrite these outputs with the manual grades (repeatable)."),
+    ] = None,
 ) -> None:
     """Merge manual grades into OUT_DIR: results.json (marked "manual") and grades.csv are rewritten.
 
@@ -89,8 +97,11 @@ def override(
     _, results = results_or_exit(out_dir, loaded)
     merged = merge_or_exit(results, loaded, out_dir, file)
     written = write_formats(merged, loaded, out_dir, {item.value for item in formats or ()})
-    console.print(f"rewrote {escape(str(out_dir / store.RESULTS_FILE))}, {escape(str(out_dir / store.GRADES_FILE))}"
-                  + (f" and {len(written)} files of --format" if written else ""), highlight=False)
+    console.print(
+        f"rewrote {escape(str(out_dir / store.RESULTS_FILE))}, {escape(str(out_dir / store.GRADES_FILE))}"
+        + (f" and {len(written)} files of --format" if written else ""),
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

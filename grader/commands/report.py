@@ -17,8 +17,11 @@ def report(
     out_dir: Annotated[Path, typer.Argument(help="A folder written by `grader grade`.")],
     top: Annotated[int, typer.Option("--top", min=1, help="How many of the lowest-scoring checks to list.")] = 5,
     overrides: OverridesOption = None,
-    spec: Annotated[Path | None, typer.Option(
-        "--spec", help="The spec OUT_DIR was graded against, needed with --overrides. Default: the bundled one.")
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            "--spec", help="The spec OUT_DIR was graded against, needed with --overrides. Default: the bundled one."
+        ),
     ] = None,
 ) -> None:
     """Summarise a graded class: exercise means and pass rates, hardest checks, failures, a histogram.
@@ -36,8 +39,10 @@ def report(
     print_class_report(summary, console, spec_id, top)
     flagged = sum(stats.to_review for stats in summary.exercises)
     if flagged:
-        console.print(f"{flagged} exercise{'s' if flagged != 1 else ''} to review: grader review "
-                      f"{escape(str(out_dir))}", highlight=False)
+        console.print(
+            f"{flagged} exercise{'s' if flagged != 1 else ''} to review: grader review {escape(str(out_dir))}",
+            highlight=False,
+        )
     path = save_histogram(summary, out_dir / HISTOGRAM_FILE, spec_id)
     console.print(f"histogram: {escape(str(path))}", highlight=False)
 

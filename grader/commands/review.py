@@ -47,8 +47,11 @@ def _answer(exercise: ExerciseResult) -> Text:
     """The answer with recognised ideas and values highlighted, and wrong values found marked."""
     text = Text(exercise.answer or "(no answer text was kept for this exercise)")
     recognised = [item for check in exercise.checks for item in check.recognised]
-    wrong = [check.found for check in exercise.checks
-             if check.kind in ("numeric", "shape") and check.found and check.score < check.points]
+    wrong = [
+        check.found
+        for check in exercise.checks
+        if check.kind in ("numeric", "shape") and check.found and check.score < check.points
+    ]
     for phrases, style in ((wrong, _FOUND_WRONG), (recognised, _RECOGNISED)):
         for start, end in highlights(exercise.answer, phrases):
             text.stylize(style, start, end)
@@ -60,8 +63,11 @@ def _show(item: ReviewItem, position: int, total: int, out: Console) -> None:
     out.clear()
     out.rule(Text(f"review {position} of {total}"))
     out.print(f"[bold]{escape(item.path)}[/bold]", highlight=False)
-    out.print(f"[bold]{exercise.number}. {escape(exercise.title)}[/bold] — graded "
-              f"{exercise.score:g}/{exercise.max_score:g} ({exercise.status})", highlight=False)
+    out.print(
+        f"[bold]{exercise.number}. {escape(exercise.title)}[/bold] — graded "
+        f"{exercise.score:g}/{exercise.max_score:g} ({exercise.status})",
+        highlight=False,
+    )
     out.print(f"[yellow]flagged:[/yellow] {escape('; '.join(exercise.review.reasons))}", highlight=False)
     for error in exercise.errors:
         out.print(f"  [red]error[/red] {escape(error)}", highlight=False)
@@ -74,14 +80,20 @@ def _show(item: ReviewItem, position: int, total: int, out: Console) -> None:
     out.rule("answer")
     out.print(_answer(exercise), highlight=False)
     out.rule()
-    out.print(f"Enter accepts {exercise.score:g} · POINTS [COMMENT] sets the points (0 to {exercise.max_score:g}) · "
-              "s skips · q stops", highlight=False)
+    out.print(
+        f"Enter accepts {exercise.score:g} · POINTS [COMMENT] sets the points (0 to {exercise.max_score:g}) · "
+        "s skips · q stops",
+        highlight=False,
+    )
 
 
 def _ask(prompt: PromptSession[str], exercise: ExerciseResult) -> Decision | Command:
     try:
-        typed = prompt.prompt(f"points [{exercise.score:g}/{exercise.max_score:g}]> ",
-                              validator=_DecisionValidator(exercise), validate_while_typing=False)
+        typed = prompt.prompt(
+            f"points [{exercise.score:g}/{exercise.max_score:g}]> ",
+            validator=_DecisionValidator(exercise),
+            validate_while_typing=False,
+        )
     except (KeyboardInterrupt, EOFError):
         return Command.QUIT
     return parse_decision(typed, exercise)
@@ -89,10 +101,15 @@ def _ask(prompt: PromptSession[str], exercise: ExerciseResult) -> Decision | Com
 
 def review(
     out_dir: Annotated[Path, typer.Argument(help="A folder written by `grader grade`.")],
-    spec: Annotated[Path | None, typer.Option(
-        "--spec", help="The spec OUT_DIR was graded against. Default: the bundled one.")] = None,
-    overrides: Annotated[Path | None, typer.Option(
-        "--overrides", help=f"Where decisions are kept (CSV or YAML). Default: OUT_DIR/{DEFAULT_OVERRIDES}.")] = None,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="The spec OUT_DIR was graded against. Default: the bundled one.")
+    ] = None,
+    overrides: Annotated[
+        Path | None,
+        typer.Option(
+            "--overrides", help=f"Where decisions are kept (CSV or YAML). Default: OUT_DIR/{DEFAULT_OVERRIDES}."
+        ),
+    ] = None,
 ) -> None:
     """Review the exercises flagged in OUT_DIR one by one; each decision is saved at once.
 
@@ -125,10 +142,15 @@ def review(
             session.decide(item, choice)
             decided += 1
     left = len(session.pending())
-    console.print(f"{decided} decision{'s' if decided != 1 else ''} saved to {escape(str(path))}; "
-                  f"{left} exercise{'s' if left != 1 else ''} left to review", highlight=False)
-    console.print(f"results: {escape(str(out_dir / store.RESULTS_FILE))}, "
-                  f"{escape(str(out_dir / store.GRADES_FILE))}", highlight=False)
+    console.print(
+        f"{decided} decision{'s' if decided != 1 else ''} saved to {escape(str(path))}; "
+        f"{left} exercise{'s' if left != 1 else ''} left to review",
+        highlight=False,
+    )
+    console.print(
+        f"results: {escape(str(out_dir / store.RESULTS_FILE))}, {escape(str(out_dir / store.GRADES_FILE))}",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

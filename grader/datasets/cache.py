@@ -65,8 +65,10 @@ def install_verified(directory: Path, expected: IdxFile, stream: BinaryIO, origi
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != expected.sha256:
-            raise DatasetError(f"{expected.name} from {origin}: SHA-256 mismatch (expected {expected.sha256}, "
-                               f"got {digest.hexdigest()}); the file was not used")
+            raise DatasetError(
+                f"{expected.name} from {origin}: SHA-256 mismatch (expected {expected.sha256}, "
+                f"got {digest.hexdigest()}); the file was not used"
+            )
         tmp.chmod(0o644)
         os.replace(tmp, target)
     finally:

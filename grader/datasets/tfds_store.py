@@ -37,10 +37,12 @@ def _examples(split: Split) -> Iterator[tuple[int, dict]]:
 def _build(data_dir: Path) -> None:
     import tensorflow_datasets as tfds
 
-    features = tfds.features.FeaturesDict({
-        "image": tfds.features.Image(shape=(28, 28, 1)),
-        "label": tfds.features.ClassLabel(num_classes=10),
-    })
+    features = tfds.features.FeaturesDict(
+        {
+            "image": tfds.features.Image(shape=(28, 28, 1)),
+            "label": tfds.features.ClassLabel(num_classes=10),
+        }
+    )
     tfds.display_progress_bar(False)
     try:
         tfds.dataset_builders.store_as_tfds_dataset(

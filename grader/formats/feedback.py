@@ -23,8 +23,13 @@ from grader.scoring import SubmissionResult
 from grader.spec import Spec
 
 FOLDER = "feedback"
-_STATUS = {"passed": "full marks", "partial": "some points lost", "failed": "no points",
-           "error": "your cells did not run cleanly", "skipped": "not graded in this run"}
+_STATUS = {
+    "passed": "full marks",
+    "partial": "some points lost",
+    "failed": "no points",
+    "error": "your cells did not run cleanly",
+    "skipped": "not graded in this run",
+}
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#])")
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;
@@ -82,32 +87,42 @@ def _score(item: ExerciseFeedback) -> str:
 
 def html_page(page: SubmissionFeedback, course: str) -> str:
     """The feedback as one HTML page with its style inline and no external assets."""
-    body = [f"<h1>Feedback on {_h(page.notebook)}</h1>", f"<p>{_h(course)}</p>",
-            f'<p class="total">Total: {_h(page.total)}</p>']
+    body = [
+        f"<h1>Feedback on {_h(page.notebook)}</h1>",
+        f"<p>{_h(course)}</p>",
+        f'<p class="total">Total: {_h(page.total)}</p>',
+    ]
     body += [f'<p class="error">{_h(page.problem)}</p>'] if page.problem else []
     body += [f"<p>Note: {_h(note)}</p>" for note in page.notes]
     if page.exercises:
-        rows = "".join(f'<tr><td>{_h(item.heading)}</td><td>{_h(_score(item))}</td>'
-                       f'<td class="{_h(item.status)}">{_h(_STATUS[item.status])}</td></tr>'
-                       for item in page.exercises)
+        rows = "".join(
+            f"<tr><td>{_h(item.heading)}</td><td>{_h(_score(item))}</td>"
+            f'<td class="{_h(item.status)}">{_h(_STATUS[item.status])}</td></tr>'
+            for item in page.exercises
+        )
         body.append(f"<table><tr><th>Exercise</th><th>Score</th><th></th></tr>{rows}</table>")
     for item in page.exercises:
         body.append(f"<h2>{_h(item.heading)}: {_h(_score(item))}</h2>")
         body += [f'<p class="manual">{_h(item.manual)}</p>'] if item.manual else []
         body += [f'<p class="manual">{_h(UNSURE_NOTE)}</p>'] if item.unsure else []
-        body += [f'<p class="{_h(item.status)}">{_h(_STATUS[item.status].capitalize())}.</p>'
-                 ] if not (item.errors or item.lost) else []
+        body += (
+            [f'<p class="{_h(item.status)}">{_h(_STATUS[item.status].capitalize())}.</p>']
+            if not (item.errors or item.lost)
+            else []
+        )
         entries = [f'<li class="error">Error: <code>{_h(error)}</code></li>' for error in item.errors]
         entries += [f'<li class="passed">{_h(check.text)}</li>' for check in _earned(item)]
         for check in item.lost:
             hints = "".join(f' <span class="hint">Hint: {_h(hint)}</span>' for hint in check.hints)
-            entries.append(f"<li><strong>{_h(check.label)}</strong> (-{check.lost:g}): "
-                           f"{_h(check.summary)}.{hints}</li>")
+            entries.append(
+                f"<li><strong>{_h(check.label)}</strong> (-{check.lost:g}): {_h(check.summary)}.{hints}</li>"
+            )
         body += [f"<ul>{''.join(entries)}</ul>"] if entries else []
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Feedback on "
-            f"{_h(page.notebook)}</title><style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body)
-            + "\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>Feedback on '
+        f"{_h(page.notebook)}</title><style>{_STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def write_feedback(results: Sequence[SubmissionResult], spec: Spec, out: Path) -> list[Path]:

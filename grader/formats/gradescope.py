@@ -21,9 +21,16 @@ VISIBILITY = "visible"
 
 
 def _test(name: str, number: str, score: float, max_score: float, output: str) -> dict[str, Any]:
-    return {"name": name, "number": number, "score": score, "max_score": max_score,
-            "status": "passed" if score >= max_score else "failed", "output": output, "output_format": "text",
-            "visibility": VISIBILITY}
+    return {
+        "name": name,
+        "number": number,
+        "score": score,
+        "max_score": max_score,
+        "status": "passed" if score >= max_score else "failed",
+        "output": output,
+        "output_format": "text",
+        "visibility": VISIBILITY,
+    }
 
 
 def _exercise_tests(exercise: ExerciseResult) -> list[dict[str, Any]]:
@@ -33,13 +40,15 @@ def _exercise_tests(exercise: ExerciseResult) -> list[dict[str, Any]]:
         output = check.line()
         if item.errors and check.lost > 0:
             output += "\nThis exercise's cells did not run cleanly: " + "; ".join(item.errors)
-        tests.append(_test(f"{item.number}. {check.label}", f"{item.number}.{index}", check.score, check.points,
-                           output))
+        tests.append(
+            _test(f"{item.number}. {check.label}", f"{item.number}.{index}", check.score, check.points, output)
+        )
     manual = exercise.manual
     if manual is not None and (manual.points != manual.original_score or manual.comment):
         adjustment = round(manual.points - manual.original_score, 4)
-        tests.append(_test(f"{item.number}. manual adjustment", f"{item.number}.{len(tests) + 1}", adjustment, 0,
-                           item.manual))
+        tests.append(
+            _test(f"{item.number}. manual adjustment", f"{item.number}.{len(tests) + 1}", adjustment, 0, item.manual)
+        )
     return tests
 
 
@@ -52,8 +61,13 @@ def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
     tests = [test for exercise in result.exercises for test in _exercise_tests(exercise)]
     lines = [f"Score: {result.score:g}/{result.max_score:g}", *(clean(note) for note in result.notes)]
     lines += [f"Exercise {exercise.number}: {UNSURE_NOTE}" for exercise in result.exercises if exercise.awaits_review]
-    return {"score": round(sum(test["score"] for test in tests), 4), "execution_time": round(result.seconds),
-            "output": "\n".join(lines), "output_format": "text", "tests": tests}
+    return {
+        "score": round(sum(test["score"] for test in tests), 4),
+        "execution_time": round(result.seconds),
+        "output": "\n".join(lines),
+        "output_format": "text",
+        "tests": tests,
+    }
 
 
 def write_gradescope(results: Sequence[SubmissionResult], spec: Spec, out: Path) -> list[Path]:

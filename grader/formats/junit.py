@@ -33,8 +33,9 @@ def _exercise_cases(suite: ET.Element, exercise: ExerciseResult) -> None:
         elif check.lost > 0:
             text = check.line()
             if item.errors:
-                ET.SubElement(case, "error", message=item.errors[0], type="exercise-error").text = \
-                    "\n".join([*item.errors, text])
+                ET.SubElement(case, "error", message=item.errors[0], type="exercise-error").text = "\n".join(
+                    [*item.errors, text]
+                )
             else:
                 ET.SubElement(case, "failure", message=text, type="lost-points").text = text
 

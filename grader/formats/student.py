@@ -114,8 +114,15 @@ def check_feedback(check: CheckResult) -> CheckFeedback:
     """What a student may read about one check."""
     lost = round(check.points - check.score, 4)
     hints = (clean(check.hint),) if check.hint and lost > 0 else ()
-    return CheckFeedback(check.id, clean(check.label), check.points, check.score, _summary(check, lost),
-                         tuple(clean(item) for item in check.recognised), hints)
+    return CheckFeedback(
+        check.id,
+        clean(check.label),
+        check.points,
+        check.score,
+        _summary(check, lost),
+        tuple(clean(item) for item in check.recognised),
+        hints,
+    )
 
 
 def manual_note(manual: ManualGrade | None, max_score: float) -> str:
@@ -125,39 +132,75 @@ def manual_note(manual: ManualGrade | None, max_score: float) -> str:
     if manual.points == manual.original_score:
         note = "Checked by your instructor."
     else:
-        note = (f"Score set by your instructor to {manual.points:g}/{max_score:g} "
-                f"(the automatic grade was {manual.original_score:g}).")
+        note = (
+            f"Score set by your instructor to {manual.points:g}/{max_score:g} "
+            f"(the automatic grade was {manual.original_score:g})."
+        )
     return f"{note} {clean(manual.comment)}".strip()
 
 
 def exercise_feedback(exercise: ExerciseResult) -> ExerciseFeedback:
-    return ExerciseFeedback(exercise.number, clean(exercise.title), exercise.score, exercise.max_score,
-                            exercise.status, tuple(map(check_feedback, exercise.checks)),
-                            tuple(clean(error) for error in exercise.errors),
-                            manual_note(exercise.manual, exercise.max_score), exercise.awaits_review)
+    return ExerciseFeedback(
+        exercise.number,
+        clean(exercise.title),
+        exercise.score,
+        exercise.max_score,
+        exercise.status,
+        tuple(map(check_feedback, exercise.checks)),
+        tuple(clean(error) for error in exercise.errors),
+        manual_note(exercise.manual, exercise.max_score),
+        exercise.awaits_review,
+    )
 
 
 def submission_feedback(result: SubmissionResult) -> SubmissionFeedback:
     """Everything a student may read about one graded (or failed) submission."""
     problem = f"Your notebook could not be graded: {clean(result.error)}" if result.status != "graded" else ""
-    return SubmissionFeedback(PurePath(result.path).name, result.score, result.max_score, problem,
-                              tuple(clean(note) for note in result.notes),
-                              tuple(map(exercise_feedback, result.exercises)))
+    return SubmissionFeedback(
+        PurePath(result.path).name,
+        result.score,
+        result.max_score,
+        problem,
+        tuple(clean(note) for note in result.notes),
+        tuple(map(exercise_feedback, result.exercises)),
+    )
 
 
 def student_record(result: SubmissionResult) -> dict[str, Any]:
     """A results.json entry a student may read: scores and feedback, no reference value, no review notes."""
     page = submission_feedback(result)
     return {
-        "path": result.path, "score": result.score, "max_score": result.max_score, "status": result.status,
-        "error": page.problem, "notes": list(page.notes),
+        "path": result.path,
+        "score": result.score,
+        "max_score": result.max_score,
+        "status": result.status,
+        "error": page.problem,
+        "notes": list(page.notes),
         "exercises": [
-            {"number": item.number, "id": exercise.id, "title": item.title, "score": item.score,
-             "max_score": item.max_score, "status": item.status, "errors": list(item.errors),
-             "metrics": exercise.metrics, "manual": item.manual, "unsure": item.unsure,
-             "checks": [{"id": check.id, "label": check.label, "points": check.points, "score": check.score,
-                         "feedback": check.text, "recognised": list(check.recognised), "hints": list(check.hints)}
-                        for check in item.checks]}
+            {
+                "number": item.number,
+                "id": exercise.id,
+                "title": item.title,
+                "score": item.score,
+                "max_score": item.max_score,
+                "status": item.status,
+                "errors": list(item.errors),
+                "metrics": exercise.metrics,
+                "manual": item.manual,
+                "unsure": item.unsure,
+                "checks": [
+                    {
+                        "id": check.id,
+                        "label": check.label,
+                        "points": check.points,
+                        "score": check.score,
+                        "feedback": check.text,
+                        "recognised": list(check.recognised),
+                        "hints": list(check.hints),
+                    }
+                    for check in item.checks
+                ],
+            }
             for item, exercise in zip(page.exercises, result.exercises, strict=True)
         ],
     }
@@ -168,8 +211,9 @@ def output_stems(results: Sequence[SubmissionResult]) -> list[str]:
     stems = [_stem(result.path, 0) for result in results]
     for depth in range(1, 5):
         repeated = {stem for stem in stems if stems.count(stem) > 1}
-        stems = [_stem(result.path, depth) if stem in repeated else stem
-                 for stem, result in zip(stems, results, strict=True)]
+        stems = [
+            _stem(result.path, depth) if stem in repeated else stem for stem, result in zip(stems, results, strict=True)
+        ]
     used: set[str] = set()
     unique = []
     for stem in stems:
@@ -186,5 +230,5 @@ def _stem(path: str, depth: int) -> str:
     """The notebook's stem after its last ``depth`` folders, as a safe file name."""
     pure = PurePath(path)
     folders = [part for part in pure.parent.parts if part not in (pure.anchor, ".", "..")]
-    name = "-".join([*folders[len(folders) - depth:], pure.stem])
+    name = "-".join([*folders[len(folders) - depth :], pure.stem])
     return re.sub(r"[^\w.-]+", "_", name).lstrip(".") or "submission"

@@ -21,7 +21,22 @@ from grader.sandbox.tiers import (
 from grader.sandbox.view import runtime_command
 
 __all__ = [
-    "CHOICES", "ISOLATION_ENV", "ISOLATION_WARNING", "Isolation", "Limits", "SandboxPolicy", "SandboxResult",
-    "available", "build", "isolation_available", "kill_tree", "process_tree", "resolve", "rlimits_warning",
-    "run_sandboxed", "runtime_command", "sandbox_uid", "stop_all",
+    "CHOICES",
+    "ISOLATION_ENV",
+    "ISOLATION_WARNING",
+    "Isolation",
+    "Limits",
+    "SandboxPolicy",
+    "SandboxResult",
+    "available",
+    "build",
+    "isolation_available",
+    "kill_tree",
+    "process_tree",
+    "resolve",
+    "rlimits_warning",
+    "run_sandboxed",
+    "runtime_command",
+    "sandbox_uid",
+    "stop_all",
 ]

@@ -81,4 +81,3 @@ def mount_args(seen: View, *, traversable: bool) -> list[str]:
         args += ["--remount-ro", str(path)]
     devices = [arg for path in gpu_devices() for arg in ("--dev-bind", str(path), str(path))]
     return [*_system_mounts(), *args, *devices, "--remount-ro", "/"]
-

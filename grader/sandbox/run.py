@@ -219,8 +219,14 @@ def run_sandboxed(
     """
     command = build(argv, policy)
     try:
-        proc = subprocess.Popen(command.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True, pass_fds=command.pass_fds)
+        proc = subprocess.Popen(
+            command.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            pass_fds=command.pass_fds,
+        )
     finally:
         command.close()
     with _RUNNING_LOCK:
@@ -236,8 +242,14 @@ def run_sandboxed(
         proc.stdout.close()
         proc.stderr.close()
     out, err = captures.values()
-    return SandboxResult(returncode=proc.returncode, timed_out=timed_out, stdout=out.text(), stderr=err.text(),
-                         truncated=out.dropped > 0 or err.dropped > 0, isolation=command.isolation)
+    return SandboxResult(
+        returncode=proc.returncode,
+        timed_out=timed_out,
+        stdout=out.text(),
+        stderr=err.text(),
+        truncated=out.dropped > 0 or err.dropped > 0,
+        isolation=command.isolation,
+    )
 
 
 def _pump(proc: subprocess.Popen[bytes], captures: dict[int, _Capture], timeout: float, kill_grace: float) -> bool:

@@ -23,8 +23,10 @@ ISOLATION_WARNING = (
     "submissions, credentials) and write wherever that user can write. Grade only trusted notebooks this way, "
     "or install bubblewrap (package `bubblewrap`) or use a Linux kernel with Landlock (5.13 or later)."
 )
-ROOT_WARNING = (" Run as root here it also stays root (the Python installation is not readable by other users, so "
-                "it cannot switch to a uid of its own), and the process count is not limited.")
+ROOT_WARNING = (
+    " Run as root here it also stays root (the Python installation is not readable by other users, so "
+    "it cannot switch to a uid of its own), and the process count is not limited."
+)
 
 
 def rlimits_warning() -> str:
@@ -50,8 +52,10 @@ def drop_blocked() -> str:
     blocked = unreachable(python_paths() | {runtime_dir()})
     if not blocked:
         return ""
-    return (f"running as root, the sandbox drops to a uid of its own, which cannot read {blocked[0]} (a folder "
-            "above it is not searchable by other users); install Python where every user can read it")
+    return (
+        f"running as root, the sandbox drops to a uid of its own, which cannot read {blocked[0]} (a folder "
+        "above it is not searchable by other users); install Python where every user can read it"
+    )
 
 
 def available() -> list[Isolation]:

@@ -71,8 +71,9 @@ def python_paths() -> frozenset[Path]:
     """The Python installation as ``python -I`` sees it: its prefixes and import path, less the grader's own."""
     probe = "import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,"
     probe += " *sys.path]))"
-    shown = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True,
-                           timeout=60).stdout
+    shown = subprocess.run(
+        [sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     paths = {Path(entry).resolve() for entry in json.loads(shown) if entry and os.path.isdir(entry)}
     return frozenset(paths - grader_owned())
 

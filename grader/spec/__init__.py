@@ -19,7 +19,22 @@ from grader.spec.model import (
 )
 
 __all__ = [
-    "AccuracyTier", "Alternative", "Check", "Concept", "ConvLayer", "Exercise", "ExerciseLimits", "Limits",
-    "ModelAccuracyCheck", "NumericCheck", "ReferenceNetwork", "RubricCheck", "ShapeCheck", "Spec", "SpecError",
-    "SpecProblem", "bundled_spec_path", "load_spec",
+    "AccuracyTier",
+    "Alternative",
+    "Check",
+    "Concept",
+    "ConvLayer",
+    "Exercise",
+    "ExerciseLimits",
+    "Limits",
+    "ModelAccuracyCheck",
+    "NumericCheck",
+    "ReferenceNetwork",
+    "RubricCheck",
+    "ShapeCheck",
+    "Spec",
+    "SpecError",
+    "SpecProblem",
+    "bundled_spec_path",
+    "load_spec",
 ]

@@ -157,9 +157,7 @@ def _check_rules(doc: _Located, exercise: dict[str, Any], where: FieldPath) -> l
             problems.append(doc.problem((*at, "key"), "names a key but the exercise has no reference_network"))
         for alt_index, alternative in enumerate(check.get("alternatives", [])):
             if "unit" in alternative and "unit" not in check:
-                problems.append(
-                    doc.problem((*at, "alternatives", alt_index, "unit"), "the check itself has no unit")
-                )
+                problems.append(doc.problem((*at, "alternatives", alt_index, "unit"), "the check itself has no unit"))
         if check["kind"] == "rubric":
             problems += _rubric_rules(doc, check, at)
         if check["kind"] == "model_accuracy":
@@ -176,8 +174,11 @@ def _tier_rules(doc: _Located, check: dict[str, Any], at: FieldPath) -> list[Spe
     higher = (check["threshold"], check["points"])
     for index, tier in enumerate(check.get("tiers", [])):
         if not (tier["accuracy"] < higher[0] and tier["points"] < higher[1]):
-            problems.append(doc.problem((*at, "tiers", index),
-                                        "must be below the threshold and the tier before it, in accuracy and points"))
+            problems.append(
+                doc.problem(
+                    (*at, "tiers", index), "must be below the threshold and the tier before it, in accuracy and points"
+                )
+            )
         higher = (tier["accuracy"], tier["points"])
     return problems
 
@@ -235,24 +236,39 @@ def _check(raw: dict[str, Any]) -> Check:
         return _numeric(raw)
     if kind == "shape":
         return ShapeCheck(
-            **common, value=tuple(raw["value"]), near=tuple(raw.get("near", [])), key=raw.get("key"),
+            **common,
+            value=tuple(raw["value"]),
+            near=tuple(raw.get("near", [])),
+            key=raw.get("key"),
             hint=raw.get("hint", ""),
         )
     if kind == "rubric":
         concepts = tuple(
-            Concept(id=c["id"], label=c["label"], hint=c.get("hint", ""), about=tuple(c.get("about", [])),
-                    phrasings={language: tuple(texts) for language, texts in c["phrasings"].items()},
-                    wrong={language: tuple(texts) for language, texts in c.get("wrong", {}).items()})
+            Concept(
+                id=c["id"],
+                label=c["label"],
+                hint=c.get("hint", ""),
+                about=tuple(c.get("about", [])),
+                phrasings={language: tuple(texts) for language, texts in c["phrasings"].items()},
+                wrong={language: tuple(texts) for language, texts in c.get("wrong", {}).items()},
+            )
             for c in raw["concepts"]
         )
         return RubricCheck(
-            **common, concepts=concepts, pass_points=raw.get("pass_points", raw["points"]),
-            full_at=raw.get("full_at", len(concepts)), partial_at=raw.get("partial_at", 1),
-            required=tuple(raw.get("required", [])), explain=raw.get("explain", False),
+            **common,
+            concepts=concepts,
+            pass_points=raw.get("pass_points", raw["points"]),
+            full_at=raw.get("full_at", len(concepts)),
+            partial_at=raw.get("partial_at", 1),
+            required=tuple(raw.get("required", [])),
+            explain=raw.get("explain", False),
             contrast=tuple(raw.get("contrast", [])),
         )
-    optional = {name: raw[name] for name in ("metric", "device", "model_file", "model_variable",
-                                             "max_model_mb", "hint") if name in raw}
+    optional = {
+        name: raw[name]
+        for name in ("metric", "device", "model_file", "model_variable", "max_model_mb", "hint")
+        if name in raw
+    }
     tiers = tuple(AccuracyTier(tier["accuracy"], tier["points"]) for tier in raw.get("tiers", []))
     return ModelAccuracyCheck(**common, dataset=raw["dataset"], threshold=raw["threshold"], tiers=tiers, **optional)
 
@@ -280,8 +296,9 @@ def _build(file: Path, data: dict[str, Any]) -> Spec:
         )
         for raw in sorted(data["exercises"], key=lambda raw: raw["number"])
     )
-    return Spec(id=data["id"], title=data["title"], path=file, exercises=exercises,
-                limits=Limits(**data.get("limits", {})))
+    return Spec(
+        id=data["id"], title=data["title"], path=file, exercises=exercises, limits=Limits(**data.get("limits", {}))
+    )
 
 
 def load_spec(path: Path | str) -> Spec:

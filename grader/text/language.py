@@ -13,7 +13,22 @@ from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBui
 
 # ISO 639-1 codes of the languages told apart; every code with a Snowball stemmer is stemmed.
 DETECTED = (
-    "en", "de", "fr", "es", "pt", "it", "nl", "id", "zh", "ja", "ko", "ru", "pl", "tr", "vi", "sv",
+    "en",
+    "de",
+    "fr",
+    "es",
+    "pt",
+    "it",
+    "nl",
+    "id",
+    "zh",
+    "ja",
+    "ko",
+    "ru",
+    "pl",
+    "tr",
+    "vi",
+    "sv",
 )
 _MIN_LETTERS = 25  # shorter text is not enough to tell a language reliably
 _CONFIDENCE = 0.5

@@ -19,30 +19,89 @@ WORD_GAP = 4  # words allowed between the words of a phrasing (more for Chinese,
 CJK_GAP = 6
 NEGATION_REACH = 6  # how many words before an idea a negation still applies to it
 DENIAL_REACH = 8  # how many words after an idea "… is not true" still denies it
-TRUE = frozenset({"true", "correct", "right", "so", "stimmt", "richtig", "wahr", "verdade", "certo", "cierto",
-                  "verdad", "vrai", "exact", "benar", "vero", "这样", "如此", "正确"})
+TRUE = frozenset(
+    {
+        "true",
+        "correct",
+        "right",
+        "so",
+        "stimmt",
+        "richtig",
+        "wahr",
+        "verdade",
+        "certo",
+        "cierto",
+        "verdad",
+        "vrai",
+        "exact",
+        "benar",
+        "vero",
+        "这样",
+        "如此",
+        "正确",
+    }
+)
 MYTH = frozenset({"myth", "mythos", "mito", "mythe", "misconception", "误解", "迷思"})
 
 NEGATION_CUES: dict[str, frozenset[str]] = {
     "en": frozenset({"not", "no", "never", "cannot", "without", "neither", "nor", "none", "nothing", "nobody"}),
-    "de": frozenset({"nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "ohne",
-                     "weder", "nichts"}),
+    "de": frozenset(
+        {"nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "ohne", "weder", "nichts"}
+    ),
     # "pas" alone is also a noun (a stride: "les pas et le pooling"), so French negation is read from "ne"/"n'"
     "fr": frozenset({"ne", "jamais", "sans", "aucun", "aucune", "ni", "rien"}),
     "es": frozenset({"no", "nunca", "sin", "ningun", "ninguna", "ninguno", "ni", "jamas", "nada"}),
     "pt": frozenset({"nao", "nunca", "sem", "nenhum", "nenhuma", "nem", "jamais", "nada"}),
     "it": frozenset({"non", "mai", "senza", "nessun", "nessuna", "nessuno", "ne", "niente"}),
     "id": frozenset({"tidak", "bukan", "tanpa", "tak", "belum", "tiada"}),
-    "zh": frozenset({"不", "没", "没有", "无", "无法", "不能", "不会", "不是", "并非", "非", "未", "不用", "不需要",
-                     "不必", "毫无", "并不", "从不", "从未"}),
+    "zh": frozenset(
+        {
+            "不",
+            "没",
+            "没有",
+            "无",
+            "无法",
+            "不能",
+            "不会",
+            "不是",
+            "并非",
+            "非",
+            "未",
+            "不用",
+            "不需要",
+            "不必",
+            "毫无",
+            "并不",
+            "从不",
+            "从未",
+        }
+    ),
 }
 # "and" ends what a negation before it applies to: "no parameters and keeps the strongest value".
 COORDINATING = frozenset({"and", "und", "et", "e", "y", "dan", "和", "并且", "而且", "以及", "并"})
 # Words that make what follows a term of comparison: "than a dense network", "比 DNN".
 COMPARATIVE = frozenset({"than", "als", "que", "do", "da", "dari", "daripada", "di", "比"})
 # Words that follow a negation without negating the idea: "not only", "nicht nur", "não só"...
-_NOT_ONLY = frozenset({"only", "just", "merely", "nur", "bloss", "so", "apenas", "solo", "solamente",
-                       "seulement", "que", "hanya", "仅", "只", "仅仅", "matter"})
+_NOT_ONLY = frozenset(
+    {
+        "only",
+        "just",
+        "merely",
+        "nur",
+        "bloss",
+        "so",
+        "apenas",
+        "solo",
+        "solamente",
+        "seulement",
+        "que",
+        "hanya",
+        "仅",
+        "只",
+        "仅仅",
+        "matter",
+    }
+)
 
 
 class PartKind(Enum):
@@ -99,8 +158,11 @@ def compile_phrasing(text: str, language: str) -> Phrasing:
     parts: list[Part] = []
     if language == "zh":
         for word in text.split():
-            parts.append(Part(PartKind.CJK, word) if any("\u3400" <= c <= "\u9fff" for c in word)
-                         else Part(PartKind.STEM, stem(word.lower(), "en")))
+            parts.append(
+                Part(PartKind.CJK, word)
+                if any("\u3400" <= c <= "\u9fff" for c in word)
+                else Part(PartKind.STEM, stem(word.lower(), "en"))
+            )
     else:
         for word in text.split():
             if "*" in word:
@@ -108,18 +170,28 @@ def compile_phrasing(text: str, language: str) -> Phrasing:
             else:
                 parts.extend(Part(PartKind.STEM, stem(token.written, language)) for token in words_of(word).tokens)
     cues = NEGATION_CUES.get(language, frozenset()) | NEGATION_CUES["zh"]
-    cue_stems = {stem(token.written, "en" if language == "zh" else language)
-                 for token in words_of(text).tokens if token.folded in cues}
-    cue_parts = tuple(index for index, part in enumerate(parts)
-                      if part.kind is not PartKind.WILDCARD and (part.value in cues or part.value in cue_stems))
+    cue_stems = {
+        stem(token.written, "en" if language == "zh" else language)
+        for token in words_of(text).tokens
+        if token.folded in cues
+    }
+    cue_parts = tuple(
+        index
+        for index, part in enumerate(parts)
+        if part.kind is not PartKind.WILDCARD and (part.value in cues or part.value in cue_stems)
+    )
     return Phrasing(language, text, tuple(parts), bool(cue_parts), cue_parts)
 
 
 def _part_positions(part: Part, words: Words, language: str) -> list[int]:
     """Every position in the answer where this word of a phrasing stands."""
     if part.kind is PartKind.WILDCARD:
-        return sorted(position for word, positions in words.by_word().items()
-                      if fnmatch.fnmatchcase(word, part.value) for position in positions)
+        return sorted(
+            position
+            for word, positions in words.by_word().items()
+            if fnmatch.fnmatchcase(word, part.value)
+            for position in positions
+        )
     if part.kind is PartKind.CJK:
         if part.value not in words.text:
             return []
@@ -128,8 +200,9 @@ def _part_positions(part: Part, words: Words, language: str) -> list[int]:
         for i, token in enumerate(tokens):
             if not token.cjk:
                 continue
-            run = "".join(tokens[j].written for j in range(i, min(i + 4, len(tokens)))
-                          if tokens[j].sentence == token.sentence)
+            run = "".join(
+                tokens[j].written for j in range(i, min(i + 4, len(tokens))) if tokens[j].sentence == token.sentence
+            )
             if part.value in token.written or run.startswith(part.value):
                 found.append(i)
         return found
@@ -187,8 +260,10 @@ def find_phrasing(phrasing: Phrasing, words: Words) -> list[Match]:
     for sentence in sorted(shared):
         positions = [grouped[sentence] for grouped in by_sentence]
         order = sorted(range(len(positions)), key=lambda index: len(positions[index]))
-        windows = [_by_part(order, chosen) for chosen in
-                   _windows([positions[index] for index in order], len(phrasing.parts) + phrasing.gap)]
+        windows = [
+            _by_part(order, chosen)
+            for chosen in _windows([positions[index] for index in order], len(phrasing.parts) + phrasing.gap)
+        ]
         # said negatively, the negation comes first: "not need weights", never "need weights … not"
         windows = [chosen for chosen in windows if _cue_first(phrasing, chosen)]
         used: set[int] = set()

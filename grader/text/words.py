@@ -19,19 +19,59 @@ from functools import lru_cache
 import snowballstemmer
 
 _STEMMERS = {
-    "en": "english", "de": "german", "fr": "french", "es": "spanish", "pt": "portuguese", "it": "italian",
-    "nl": "dutch", "id": "indonesian", "ru": "russian", "sv": "swedish", "tr": "turkish",
+    "en": "english",
+    "de": "german",
+    "fr": "french",
+    "es": "spanish",
+    "pt": "portuguese",
+    "it": "italian",
+    "nl": "dutch",
+    "id": "indonesian",
+    "ru": "russian",
+    "sv": "swedish",
+    "tr": "turkish",
 }
 STEMMED_LANGUAGES = tuple(_STEMMERS)
-CONTRASTING_CONJUNCTIONS = frozenset({
-    "but", "however", "whereas", "while", "although", "though", "yet",
-    "aber", "jedoch", "sondern", "während", "wahrend", "doch",
-    "mas", "porém", "porem", "enquanto", "contudo", "entretanto",
-    "pero", "mientras", "sino", "aunque",
-    "mais", "tandis", "cependant", "alors",
-    "tetapi", "namun", "sedangkan",
-    "但", "但是", "而", "然而", "可是", "不过",
-})
+CONTRASTING_CONJUNCTIONS = frozenset(
+    {
+        "but",
+        "however",
+        "whereas",
+        "while",
+        "although",
+        "though",
+        "yet",
+        "aber",
+        "jedoch",
+        "sondern",
+        "während",
+        "wahrend",
+        "doch",
+        "mas",
+        "porém",
+        "porem",
+        "enquanto",
+        "contudo",
+        "entretanto",
+        "pero",
+        "mientras",
+        "sino",
+        "aunque",
+        "mais",
+        "tandis",
+        "cependant",
+        "alors",
+        "tetapi",
+        "namun",
+        "sedangkan",
+        "但",
+        "但是",
+        "而",
+        "然而",
+        "可是",
+        "不过",
+    }
+)
 _PIECES = re.compile(
     r"""
       (?P<dims>\d+[ \t]*[xX][ \t]*\d+)                # 1x1, 3 x 3
@@ -141,7 +181,7 @@ def _jieba():
 
 
 def _split_word(word: str) -> list[str]:
-    """"doesn't" -> ["does", "not"], "can't" -> ["can", "not"], "l'image" -> ["l", "image"]."""
+    """ "doesn't" -> ["does", "not"], "can't" -> ["can", "not"], "l'image" -> ["l", "image"]."""
     lowered = word.lower().replace("’", "'")
     contraction = _NEGATED_CONTRACTION.match(lowered)
     if contraction:
