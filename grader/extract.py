@@ -7,6 +7,7 @@ Everything works on normalized text (see ``normalize``): the offsets that ``find
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -368,13 +369,18 @@ def _is_prose_line(line: str) -> bool:
     return bool(line.strip()) and not _HEADING_LINE.match(line)
 
 
+@functools.lru_cache(maxsize=64)
+def _line_layout(text: str) -> tuple[list[str], list[int], list[bool]]:
+    """The text's lines, where each starts, and which belong to a paragraph."""
+    lines = text.split("\n")
+    return lines, list(_running_offsets(lines)), [_is_prose_line(line) for line in lines]
+
+
 def _paragraph_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """Offsets of the paragraph holding ``text[start:end]``; a heading line is a paragraph of its own."""
-    lines = text.split("\n")
-    line_starts = list(_running_offsets(lines))
+    lines, line_starts, prose = _line_layout(text)
     first = bisect.bisect_right(line_starts, start) - 1
     last = bisect.bisect_right(line_starts, max(start, end - 1)) - 1
-    prose = [_is_prose_line(line) for line in lines]
     while prose[first] and first > 0 and prose[first - 1]:
         first -= 1
     while prose[last] and last + 1 < len(lines) and prose[last + 1]:

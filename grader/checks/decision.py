@@ -35,14 +35,14 @@ def _span(statement: Statement[Found]) -> tuple[int, int, int]:
 
 def _outermost(statements: Sequence[Statement[Found]]) -> list[Statement[Found]]:
     """Without the pieces of a longer value ("903" and "400" inside "903 400")."""
-    spans = {_span(statement) for statement in statements}
-    return [
-        s
-        for s in statements
-        if not any(
-            b == _span(s)[0] and a <= _span(s)[1] and _span(s)[2] <= c and (a, c) != _span(s)[1:] for b, a, c in spans
-        )
-    ]
+    inside: set[tuple[int, int, int]] = set()
+    spans = sorted(set(map(_span, statements)), key=lambda span: (span[0], span[1], -span[2]))
+    reach: dict[int, int] = {}  # per block, the furthest end of the spans seen so far
+    for block, start, end in spans:
+        if reach.get(block, -1) >= end:
+            inside.add((block, start, end))
+        reach[block] = max(reach.get(block, -1), end)
+    return [statement for statement in statements if _span(statement) not in inside]
 
 
 def _sort_out(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +27,8 @@ class Located(Protocol):
 
 Found = TypeVar("Found", bound=Located)
 
+MAX_BLOCK_CHARS = 30_000  # values are looked for in the start of a block: no real answer is longer
+
 
 def _source_mentions(source: str, patterns: Sequence[str]) -> bool:
     return any(re.search(pattern, source, re.IGNORECASE) for pattern in patterns)
@@ -41,9 +45,9 @@ def candidates_near(
     (``print(model.count_params())`` is near "param").
     """
     for block in blocks:
-        text = normalize(block.text)
+        text = normalize(block.text[:MAX_BLOCK_CHARS])
         source_hit = block.kind == "output" and bool(near) and _source_mentions(block.source, near)
-        for item in find(block.text):
+        for item in find(block.text[:MAX_BLOCK_CHARS]):
             if not near or source_hit or mentions_near(text, item.start, item.end, list(near)):
                 yield item
 
@@ -104,12 +108,17 @@ def _table_header(text: str, position: int) -> str:
     return rows[-1]
 
 
+@functools.lru_cache(maxsize=256)
+def _few_words(paragraph: str) -> bool:
+    return len(_WORD.findall(paragraph)) < _LABEL_WORDS
+
+
 def _near(text: str, start: int, end: int, near: Sequence[str]) -> bool:
     """The check's words stand near the value, head the table it sits in, or open its paragraph
     ("Single prediction: … ≈ 12.6 MB")."""
     paragraph_start, paragraph_end = _bounds(_PARAGRAPH_END, text, start, end)
     opening = text[paragraph_start : paragraph_start + _OPENING_CHARS]
-    if len(_WORD.findall(text[paragraph_start:paragraph_end])) < _LABEL_WORDS:  # a formula labelled just above
+    if _few_words(text[paragraph_start:paragraph_end]):  # a formula labelled just above
         previous_start, _ = _bounds(_PARAGRAPH_END, text, max(0, paragraph_start - 2), max(0, paragraph_start - 2))
         opening += " " + text[previous_start : previous_start + _OPENING_CHARS]
     return (
@@ -119,6 +128,7 @@ def _near(text: str, start: int, end: int, near: Sequence[str]) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _in_conclusion(paragraph: str, previous: str) -> bool:
     """Whether a paragraph states conclusions: it says so itself, or it follows a short paragraph that
     announces them ("**Answers**", "Final answer:")."""
@@ -135,10 +145,19 @@ def _role(text: str, start: int, end: int) -> Role:
     return Role.ANSWER
 
 
+@functools.lru_cache(maxsize=64)
+def _breaks(pattern: re.Pattern[str], text: str) -> tuple[list[int], list[int]]:
+    """Where the pattern's matches start and end in the text, in order."""
+    matches = list(pattern.finditer(text))
+    return [match.start() for match in matches], [match.end() for match in matches]
+
+
 def _bounds(pattern: re.Pattern[str], text: str, start: int, end: int) -> tuple[int, int]:
-    before = [match.end() for match in pattern.finditer(text, 0, start)]
-    after = pattern.search(text, end)
-    return (before[-1] if before else 0), (after.start() if after else len(text))
+    """The stretch of text holding ``text[start:end]`` between two matches of the pattern."""
+    starts, ends = _breaks(pattern, text)
+    before = bisect.bisect_right(ends, start) - 1
+    after = bisect.bisect_left(starts, end)
+    return (ends[before] if before >= 0 else 0), (starts[after] if after < len(starts) else len(text))
 
 
 def statements_near(
@@ -149,9 +168,9 @@ def statements_near(
     """Everything ``candidates_near`` finds, each with its role, sentence and kind of passage."""
     found: list[Statement[Found]] = []
     for index, block in enumerate(blocks):
-        text = normalize(block.text)
+        text = normalize(block.text[:MAX_BLOCK_CHARS])
         source_hit = block.kind == "output" and bool(near) and _source_mentions(block.source, near)
-        for item in find(block.text):
+        for item in find(block.text[:MAX_BLOCK_CHARS]):
             start, end = item.start, item.end
             if near and not source_hit and not _near(text, start, end, near):
                 continue

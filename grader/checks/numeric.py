@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from grader.checks.decision import decide
-from grader.checks.evidence import Statement, statements_near
+from grader.checks.evidence import MAX_BLOCK_CHARS, Statement, statements_near
 from grader.checks.result import CheckResult
 from grader.extract import Number, find_numbers, find_shapes, number_matches
 from grader.notebook import AnswerBlock
@@ -96,11 +96,14 @@ def _competes(number: Number, check: NumericCheck, siblings: Sequence[NumericChe
     return not any(_matched_target(number, other) or _log_distance(number, other) < distance for other in others)
 
 
-def _inside_shape(statement: Statement[Number], blocks: Sequence[AnswerBlock]) -> bool:
-    """Whether the number is a dimension of a written shape ("(25, 38, 400)", "3×3×3"), not a count."""
-    number = statement.item
-    shapes = find_shapes(blocks[statement.sentence[0]].text)
-    return any(shape.start <= number.start and number.end <= shape.end for shape in shapes)
+def _counts(statements: list[Statement[Number]], blocks: Sequence[AnswerBlock]) -> list[Statement[Number]]:
+    """The statements whose number is not a dimension of a written shape ("(25, 38, 400)", "3×3×3")."""
+    shapes = {index: find_shapes(block.text[:MAX_BLOCK_CHARS]) for index, block in enumerate(blocks)}
+    return [
+        s
+        for s in statements
+        if not any(shape.start <= s.item.start and s.item.end <= shape.end for shape in shapes[s.sentence[0]])
+    ]
 
 
 def _bits_note(candidates: Sequence[Number], check: NumericCheck) -> str:
@@ -115,7 +118,7 @@ def _bits_note(candidates: Sequence[Number], check: NumericCheck) -> str:
 
 def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequence[NumericCheck] = ()) -> CheckResult:
     expected = format_value(check.value, check.unit)
-    statements = [s for s in statements_near(blocks, find_numbers, check.near) if not _inside_shape(s, blocks)]
+    statements = _counts(statements_near(blocks, find_numbers, check.near), blocks)
     if not statements:
         return CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, check.hint)
     decision = decide(
@@ -154,7 +157,7 @@ def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequen
         message = f"{check.label}: found {found}, expected {expected}"
     else:
         result = CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, check.hint)
-        bits = _bits_note([number for block in blocks for number in find_numbers(block.text)], check)
+        bits = _bits_note([number for block in blocks for number in find_numbers(block.text[:MAX_BLOCK_CHARS])], check)
         return replace(result, message=result.message + bits) if bits else result
     return CheckResult(
         check.id, check.label, check.kind, check.points, 0.0, False, expected, found, message, check.hint, review=review
