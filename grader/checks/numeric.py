@@ -135,20 +135,7 @@ def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequen
         note = f" (accepted: {target.reason})" if target and target.reason else ""
         if _AMBIGUOUS_MEGA.search(number.text):
             review += (f"{check.label}: '{number.text}' may mean megabits or megabytes",)
-        return CheckResult(
-            check.id,
-            check.label,
-            check.kind,
-            check.points,
-            check.points,
-            True,
-            expected,
-            number.text,
-            f"{check.label}: {number.text}{note}",
-            check.hint,
-            recognised=(number.text,),
-            review=review,
-        )
+        return CheckResult.earned(check, expected, number.text, f"{check.label}: {number.text}{note}", review)
     if decision.conflict:
         found = decision.competing[-1].item.text
         message = f"{check.label}: {decision.conflict}"
@@ -159,6 +146,4 @@ def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequen
         result = CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, check.hint)
         bits = _bits_note([number for block in blocks for number in find_numbers(block.text[:MAX_BLOCK_CHARS])], check)
         return replace(result, message=result.message + bits) if bits else result
-    return CheckResult(
-        check.id, check.label, check.kind, check.points, 0.0, False, expected, found, message, check.hint, review=review
-    )
+    return CheckResult.lost(check, expected, found, message, review)

@@ -61,19 +61,7 @@ def run_shape(check: ShapeCheck, blocks: list[AnswerBlock], siblings: Sequence[S
     review = (f"{check.label}: {decision.conflict}",) if decision.conflict else ()
     if decision.accepted is not None:
         shape = decision.accepted.item
-        return CheckResult(
-            check.id,
-            check.label,
-            check.kind,
-            check.points,
-            check.points,
-            True,
-            expected,
-            shape.text,
-            f"{check.label}: {shape.text}",
-            check.hint,
-            recognised=(shape.text,),
-        )
+        return CheckResult.earned(check, expected, shape.text, f"{check.label}: {shape.text}")
     if decision.conflict:
         message = f"{check.label}: {decision.conflict}"
         found = decision.competing[-1].item.text
@@ -81,6 +69,4 @@ def run_shape(check: ShapeCheck, blocks: list[AnswerBlock], siblings: Sequence[S
         closest = min((s.item for s in statements), key=lambda shape: _mismatch(shape, check.value))
         found = format_shape(closest.dims)
         message = f"{check.label}: found {found}, expected {expected}"
-    return CheckResult(
-        check.id, check.label, check.kind, check.points, 0.0, False, expected, found, message, check.hint, review=review
-    )
+    return CheckResult.lost(check, expected, found, message, review)
