@@ -5,16 +5,21 @@ exercises (``-e``) into the submission's earlier result."""
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from grader import store
+from grader.activity import Activity
 from grader.grade import GradeOptions, grade_notebook
 from grader.manual import as_graded
+from grader.model_exercise import Gpu, GpuSlots, discover, plan, uses_gpu
+from grader.notebook import NotebookError, read_notebook, separate_exercises, split_sections
 from grader.sandbox import stop_all
 from grader.scoring import SubmissionResult, score_submission
 from grader.spec import Spec
@@ -28,6 +33,7 @@ class BatchEvents:
 
     started: Callable[[Path], None] = lambda path: None
     finished: Callable[[Path, SubmissionResult, bool], None] = lambda path, result, reused: None
+    activity: Callable[[Path, Activity], None] = lambda path, activity: None  # from the local engine only
 
 
 def fingerprint(notebook: Path, spec: Spec, options: GradeOptions) -> str:
@@ -76,13 +82,23 @@ class Engine(Protocol):
 
 
 class LocalEngine:
-    """Threads of this process, each grading one notebook at a time in a sandbox of its own."""
+    """Threads of this process, each grading one notebook at a time in a sandbox of its own.
 
-    def __init__(self, spec: Spec, options: GradeOptions, workers: int) -> None:
+    A notebook that trains on a GPU starts only when a GPU (of ``options.gpus``, else those this process may use)
+    has fewer than ``per_gpu`` notebooks, and is given that GPU alone; the others start at once, so they never
+    wait behind it.
+    """
+
+    def __init__(
+        self, spec: Spec, options: GradeOptions, workers: int, per_gpu: int = 1, events: BatchEvents = BatchEvents()
+    ) -> None:
         self.spec = spec
         self.options = options
+        self.events = events
+        self.slots = GpuSlots(discover().allowed() if options.gpus is None else options.gpus, per_gpu)
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="grade")
-        self.pending: dict[Future[SubmissionResult], Path] = {}
+        self.pending: dict[Future[SubmissionResult], tuple[Path, Gpu | None]] = {}
+        self.waiting: deque[tuple[Path, str]] = deque()
 
     def __enter__(self) -> LocalEngine:
         return self
@@ -91,19 +107,52 @@ class LocalEngine:
         self.pool.shutdown()
 
     def submit(self, notebook: Path, stamp: str) -> None:
-        self.pending[self.pool.submit(_grade_one, notebook, self.spec, self.options, stamp)] = notebook
+        if self.slots and trains_on_gpu(notebook, self.spec, self.options, self.slots.gpus):
+            self.waiting.append((notebook, stamp))
+            self._start_waiting()
+        else:
+            self._start(notebook, stamp, None)
+
+    def _start(self, notebook: Path, stamp: str, gpu: Gpu | None) -> None:
+        options = self.options if gpu is None else replace(self.options, gpus=(gpu,))
+        options = replace(options, activity=partial(self.events.activity, notebook))
+        self.pending[self.pool.submit(_grade_one, notebook, self.spec, options, stamp)] = (notebook, gpu)
+
+    def _start_waiting(self) -> None:
+        while self.waiting:
+            gpu = self.slots.take()
+            if gpu is None:
+                return
+            notebook, stamp = self.waiting.popleft()
+            self._start(notebook, stamp, gpu)
 
     def finished(self) -> Iterator[tuple[Path, SubmissionResult]]:
         while self.pending:
             done, _ = wait(self.pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield self.pending.pop(future), future.result()
+                notebook, gpu = self.pending.pop(future)
+                if gpu is not None:
+                    self.slots.give_back(gpu)
+                    self._start_waiting()
+                yield notebook, future.result()
 
     def cancel(self) -> None:
         """Drop the notebooks not started and kill the sandboxes running (their runs end as timed out)."""
+        self.waiting.clear()
         for future in self.pending:
             future.cancel()
         stop_all()
+
+
+def trains_on_gpu(notebook: Path, spec: Spec, options: GradeOptions, gpus: Sequence[Gpu]) -> bool:
+    """Whether grading ``notebook`` with ``gpus`` trains its model on one (an unreadable notebook does not)."""
+    try:
+        read = separate_exercises(read_notebook(notebook))
+    except NotebookError:
+        return False
+    exercises = [item for item in spec.exercises if not options.exercises or item.number in options.exercises]
+    task = plan(exercises, options.device, gpus, skip_training=options.skip_training, trains_here=options.execute)
+    return options.execute and uses_gpu(task, read, split_sections(read))
 
 
 def grade_batch(
@@ -113,13 +162,15 @@ def grade_batch(
     out: Path,
     *,
     workers: int = 1,
+    per_gpu: int = 1,
     force: bool = False,
     extra: Sequence[SubmissionResult] = (),
     events: BatchEvents = BatchEvents(),
     engine: Engine | None = None,
 ) -> list[SubmissionResult]:
     """Grade ``notebooks`` with ``workers`` at once, or on ``engine`` (e.g. a cluster's); results keep the input
-    order whatever finishes first.
+    order whatever finishes first. Here, each notebook that trains on a GPU is given one, at most ``per_gpu`` to
+    a GPU at once.
 
     ``extra`` (e.g. submissions that could not be found) is written with the rest. results.json and
     grades.csv are rewritten after every submission, so an interrupted run keeps what it graded. With
@@ -135,7 +186,7 @@ def grade_batch(
         store.save(ordered, spec, out)
         events.finished(path, result, reused)
 
-    with nullcontext(engine) if engine is not None else LocalEngine(spec, options, workers) as running:
+    with nullcontext(engine) if engine is not None else LocalEngine(spec, options, workers, per_gpu, events) as running:
         try:
             for notebook in notebooks:
                 stamp = fingerprint(notebook, spec, options)

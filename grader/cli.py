@@ -15,9 +15,11 @@ from grader.commands.common import USAGE_ERROR, console, errors, load_spec_or_ex
 from grader.commands.isolation import IsolationOption, use_isolation
 from grader.commands.override import OverridesOption, merge_or_exit, overrides_or_exit, warn_unapplied
 from grader.datasets import DatasetError, fetch_mnist
-from grader.device import gpu_count
 from grader.formats import Format, write_formats
 from grader.grade import GradeOptions
+from grader.model_exercise import Gpu, GpuSelectionError
+from grader.model_exercise import discover as discover_gpus
+from grader.model_exercise.device import gpu_count
 from grader.progress import BatchProgress, default_workers
 from grader.report import print_summary
 from grader.scoring import SubmissionResult, failed_submission
@@ -61,14 +63,16 @@ def _grade_batch(
     *,
     cluster: str | None,
     workers: int | None,
+    per_gpu: int,
     force: bool,
     extra: list[SubmissionResult],
     events: BatchEvents,
 ) -> list[SubmissionResult]:
     """Grade here with ``workers`` threads, or on the Dask cluster ``cluster`` (imported only then)."""
     if cluster is None:
+        jobs = workers or default_workers()
         return grade_batch(
-            notebooks, spec, options, out, workers=workers or default_workers(), force=force, extra=extra, events=events
+            notebooks, spec, options, out, workers=jobs, per_gpu=per_gpu, force=force, extra=extra, events=events
         )
     try:
         from grader.cluster import ClusterError, ClusterLost, cluster_engine
@@ -87,6 +91,15 @@ def _grade_batch(
             highlight=False,
         )
         raise typer.Exit(CLUSTER_LOST) from None
+
+
+def gpus_or_exit(wanted: str | None) -> tuple[Gpu, ...]:
+    """The GPUs ``--gpus`` names on this machine (default: all those this process may use)."""
+    try:
+        return discover_gpus().select(wanted or "all")
+    except GpuSelectionError as error:
+        errors.print(f"[red]error[/red] {error}", highlight=False)
+        raise typer.Exit(USAGE_ERROR) from None
 
 
 @app.command()
@@ -147,6 +160,18 @@ def grade(
             "address (tcp://host:8786). Needs the cluster extra.",
         ),
     ] = None,
+    gpus: Annotated[
+        str | None,
+        typer.Option(
+            "--gpus",
+            help="GPUs exercise 9 may train on here: all (default; those CUDA_VISIBLE_DEVICES allows, if set) or "
+            "numbers such as 0,1. Each notebook that trains is given one GPU and sees only that one.",
+        ),
+    ] = None,
+    per_gpu: Annotated[
+        int | None,
+        typer.Option("--per-gpu", min=1, help="Notebooks training on one GPU at once (default 1)."),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option("--force", help="Regrade every submission, even those unchanged since the last run in --out."),
@@ -169,8 +194,12 @@ def grade(
         raise typer.Exit(USAGE_ERROR)
     if overrides is not None:
         overrides_or_exit(overrides, loaded)
-    if device is Device.gpu and gpu_count() == 0:
-        errors.print("[red]error[/red] --device gpu: TensorFlow sees no GPU on this machine")
+    if cluster is not None and (gpus is not None or per_gpu is not None):
+        errors.print("[red]error[/red] --gpus and --per-gpu share this machine's GPUs; cluster workers use their own")
+        raise typer.Exit(USAGE_ERROR)
+    chosen = None if cluster is not None else gpus_or_exit(gpus)
+    if device is Device.gpu and (not chosen or gpu_count() == 0):
+        errors.print("[red]error[/red] --device gpu: TensorFlow sees no GPU on this machine, or none is chosen")
         raise typer.Exit(USAGE_ERROR)
     found = discover(submissions)
     for problem in found.problems:
@@ -192,6 +221,7 @@ def grade(
     options = GradeOptions(
         execute=execute,
         device=device.value,
+        gpus=chosen,
         limits=limits,
         hidden=hidden_paths(loaded, out.resolve(), found.roots),
         exercises=tuple(exercise or ()),
@@ -210,6 +240,7 @@ def grade(
             out,
             cluster=cluster,
             workers=workers,
+            per_gpu=per_gpu or 1,
             force=force,
             extra=missing,
             events=progress.events,

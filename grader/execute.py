@@ -14,7 +14,7 @@ import os
 import stat
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,8 +22,9 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.validator import ValidationError, validate
 
+from grader.activity import Activity, ActivityWatch, no_activity
 from grader.budget import Budget, uniform
-from grader.protocol import OUTCOME_KEY, CellOutcome, CellStatus, RunRequest
+from grader.protocol import ACTIVITY_FILE, OUTCOME_KEY, CellOutcome, CellStatus, RunRequest
 from grader.runner import EPILOGUE_OUTPUT_BYTES, NOTEBOOK_OUTPUT_FACTOR
 from grader.sandbox import SandboxPolicy, SandboxResult, run_sandboxed, runtime_command
 from grader.spec import Limits
@@ -57,13 +58,16 @@ class Execution:
 
 @dataclass(frozen=True)
 class ExecutionOptions:
-    """How to run a notebook: the spec-wide limits, each cell's (default: those) and what the sandbox sees."""
+    """How to run a notebook: the spec-wide limits, each cell's (default: those), what the sandbox sees and the
+    device nodes (a GPU's) it may open."""
 
     limits: Limits
     budget: Budget | None = None
     hidden: tuple[Path, ...] = ()
     readonly: tuple[Path, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    devices: tuple[Path, ...] = ()
+    on_activity: Callable[[Activity], None] = no_activity  # the cell running, about every second
 
 
 def _environment(workspace: Workspace, extra: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -241,6 +245,7 @@ def _write_request(
             (index, cell.timeout, cell.memory_bytes, cell.group) for index, cell in sorted(budget.cells.items())
         ),
         group_seconds=tuple(sorted(budget.groups.items())),
+        activity=str(workspace.out / ACTIVITY_FILE),
     )
     path = workspace.out / "request.json"
     request.write(path)
@@ -255,6 +260,7 @@ def _policy(workspace: Workspace, options: ExecutionOptions, budget: Budget) -> 
         hidden=options.hidden,
         limits=replace(limits, memory_mb=budget.most_memory_bytes // _MB),
         env=_environment(workspace, options.env),
+        devices=options.devices,
     )
 
 
@@ -296,12 +302,13 @@ def execute_notebook(
     skipped = [index + len(setup_sources) for index in skip_cells]
     request, most_written = _write_request(ran, workspace, limits, budget, epilogue, skipped)
     started = time.monotonic()
-    result = run_sandboxed(
-        runtime_command("grader.runner", str(request)),
-        _policy(workspace, options, budget),
-        timeout=budget.notebook_timeout,
-        stdout_limit=_MB,
-    )
+    with ActivityWatch(workspace.out, len(setup_sources), len(notebook.cells), options.on_activity):
+        result = run_sandboxed(
+            runtime_command("grader.runner", str(request)),
+            _policy(workspace, options, budget),
+            timeout=budget.notebook_timeout,
+            stdout_limit=_MB,
+        )
     seconds = time.monotonic() - started
     executed, problems = _results(workspace, ran, result, most_written)
     setup_cells, executed.cells = executed.cells[: len(setup_sources)], executed.cells[len(setup_sources) :]

@@ -9,22 +9,13 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
+from grader import model_exercise
+from grader.activity import Activity, in_exercise, no_activity
 from grader.budget import plan
 from grader.checks import CheckResult, credit_implied, run_text_check
-from grader.checks.model import ModelEvidence, device_problem, run_model_check
-from grader.datasets import DatasetError
-from grader.device import kernel_environment
+from grader.checks.model import ModelEvidence
 from grader.execute import CellFailure, ExecutionOptions, execute_notebook
-from grader.model_exercise import (
-    TRAINING_SKIPPED,
-    ModelTask,
-    Preparation,
-    collect,
-    model_task,
-    prepare,
-    section_seconds,
-    write_files,
-)
+from grader.model_exercise import Gpu, ModelTask, Preparation, TaskState
 from grader.notebook import (
     AnswerBlock,
     NotebookError,
@@ -41,23 +32,24 @@ from grader.workspace import create_workspace
 ANSWER_CHARS = 12_000
 
 
-# TensorFlow otherwise reserves a whole GPU's memory, and notebooks sharing a GPU would fail.
-KERNEL_TENSORFLOW = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
-
-
 def no_progress(_message: str) -> None:
     """Progress sink for library use."""
 
 
 @dataclass(frozen=True)
 class GradeOptions:
+    """How to grade; ``gpus``: the GPUs grading may use (None: those this process may use), of which a notebook
+    that trains on a GPU is given the first."""
+
     execute: bool = True
     device: str = "auto"
+    gpus: tuple[Gpu, ...] | None = None
     limits: Limits | None = None
     hidden: tuple[Path, ...] = ()
     exercises: tuple[int, ...] = ()
     skip_training: bool = False
     progress: Callable[[str], None] = no_progress
+    activity: Callable[[Activity], None] = no_activity  # the cell running while the notebook executes
 
 
 @dataclass(frozen=True)
@@ -80,42 +72,28 @@ def _failure_lines(failures: tuple[CellFailure, ...], cells: list[int]) -> list[
     ]
 
 
-def _grade_exercise(
-    exercise: Exercise, run: Run, cells: list[int], not_run: str, cpu_allowed: bool = False
-) -> ExerciseResult:
-    """Score one exercise; ``not_run`` says why its model was not trained here ("" when it was); a model
-    trained on the wrong device makes the exercise an error."""
+def _grade_exercise(exercise: Exercise, run: Run, cells: list[int], task: ModelTask | None) -> ExerciseResult:
+    """Score one exercise: its text checks on the answer, and its model check (if it is ``task``'s) on what the
+    grader measured; a skipped, blocked or wrongly trained model sets the exercise's state."""
     blocks = answer_blocks(run.notebook, cells)
     question = "\n".join((question_text(run.notebook, cells), exercise.prompt))
     results: list[CheckResult] = []
     metrics: dict = {}
+    status, problem = None, ""
     for check in exercise.checks:
         if not isinstance(check, ModelAccuracyCheck):
             results.append(run_text_check(check, blocks, question, exercise.checks))
-            continue
-        evidence = run.model or ModelEvidence(None, not_run or "the model was not evaluated", "", None, None)
-        result, metrics = run_model_check(check, evidence, blocks, cpu_allowed)
-        results.append(result)
-        not_run = not_run or device_problem(check, evidence, cpu_allowed)
+        elif task is not None:  # the spec's one model check
+            outcome = model_exercise.judge(task, run.model, blocks)
+            results.append(outcome.result)
+            metrics, status, problem = outcome.metrics, outcome.status, outcome.error
     results = credit_implied(exercise.checks, results)
-    if not_run == TRAINING_SKIPPED:
-        scored = score_exercise(
-            exercise.number, exercise.id, exercise.title, exercise.points, results, [], metrics, status="skipped"
-        )
-    else:
-        errors = _failure_lines(run.failures, cells) + ([not_run] if not_run else [])
-        unfound = () if cells else ("no section of the notebook was found for this exercise",)
-        scored = score_exercise(
-            exercise.number,
-            exercise.id,
-            exercise.title,
-            exercise.points,
-            results,
-            errors,
-            metrics,
-            status="error" if not_run else None,
-            review=unfound,
-        )
+    skipped = task is not None and task.state is TaskState.SKIPPED and exercise is task.exercise
+    errors = [] if skipped else _failure_lines(run.failures, cells) + ([problem] if problem else [])
+    unfound = () if cells or skipped else ("no section of the notebook was found for this exercise",)
+    scored = score_exercise(
+        exercise.number, exercise.id, exercise.title, exercise.points, results, errors, metrics, status, unfound
+    )
     return replace(scored, answer=_answer_text(blocks))
 
 
@@ -155,7 +133,7 @@ def _execute(
 ) -> Run:
     workspace = create_workspace(path)
     try:
-        write_files(preparation, workspace.work)
+        model_exercise.write_files(preparation, workspace.work)
         limits = options.limits or spec.limits
         skipped = _skipped_cells(sections, wanted)
         execution_options = ExecutionOptions(
@@ -163,15 +141,19 @@ def _execute(
             budget=plan(notebook, limits, spec.exercises, sections, skipped, len(preparation.setup_sources)),
             hidden=options.hidden,
             readonly=preparation.readonly,
-            env=tuple({**kernel_environment(options.device), **KERNEL_TENSORFLOW}.items()),
+            env=preparation.env,
+            devices=preparation.devices,
+            on_activity=lambda activity: options.activity(in_exercise(activity, sections)),
         )
         execution = execute_notebook(
             notebook, workspace, execution_options, preparation.setup_sources, skipped, preparation.epilogue
         )
         model = None
-        if task is not None and not task.blocked:
-            seconds = section_seconds(execution.notebook, sections.get(task.exercise.number, []))
-            model = collect(task, workspace.work, execution.epilogue_output, seconds, options.hidden, options.progress)
+        if task is not None and task.ready:
+            seconds = model_exercise.section_seconds(execution.notebook, sections.get(task.exercise.number, []))
+            model = model_exercise.collect(
+                task, workspace.work, execution.epilogue_output, seconds, options.hidden, options.progress
+            )
         notes = (execution.problem,) if execution.problem else ()
         return Run(execution.notebook, execution.failures, execution.isolation, notes, model)
     finally:
@@ -189,29 +171,21 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
     except NotebookError as error:
         return failed_submission(str(path), max_score, f"{path}: {error}")
     sections = split_sections(notebook)
-    task = model_task(exercises, options.device, options.skip_training, trains_here=options.execute)
-    preparation = Preparation()
+    inventory = model_exercise.discover()
+    gpus = inventory.allowed() if options.gpus is None else options.gpus
+    task = model_exercise.plan(
+        exercises, options.device, gpus, skip_training=options.skip_training, trains_here=options.execute
+    )
     if options.execute:
-        try:
-            preparation = prepare(task, options.progress)
-        except DatasetError as error:  # only a model task prepares a dataset
-            task = replace(task, blocked=f"the dataset is not available here: {error}") if task else task
-    wanted = {exercise.number for exercise in exercises} - ({task.exercise.number} if task and task.blocked else set())
-    if options.execute:
+        assigned = gpus[:1] if model_exercise.uses_gpu(task, notebook, sections) else ()
+        task, preparation = model_exercise.prepare(task, options.device, assigned, inventory, options.progress)
+        untrained = {task.exercise.number} if task is not None and not task.ready else set()
+        wanted = {exercise.number for exercise in exercises} - untrained
         run = _execute(path, notebook, spec, options, task, preparation, sections, wanted)
     else:
         model = None
-        if task is not None and not task.blocked:
-            model = collect(task, path.parent, None, None, options.hidden, options.progress)
+        if task is not None and task.ready:
+            model = model_exercise.collect(task, path.parent, None, None, options.hidden, options.progress)
         run = Run(notebook, model=model)
-    results = [
-        _grade_exercise(
-            exercise,
-            run,
-            sections.get(exercise.number, []),
-            task.blocked if task and task.exercise is exercise else "",
-            options.device == "cpu",
-        )
-        for exercise in exercises
-    ]
+    results = [_grade_exercise(exercise, run, sections.get(exercise.number, []), task) for exercise in exercises]
     return score_submission(str(path), results, run.isolation, time.monotonic() - started, run.notes)

@@ -1,5 +1,5 @@
-"""What crosses the sandbox boundary: the runner's request, written by the grader, and each cell's outcome,
-written inside the sandbox and so read back with ``CellOutcome.from_untrusted``.
+"""What crosses the sandbox boundary: the runner's request, written by the grader; each cell's outcome and the
+running cell's activity, written inside the sandbox and so read back with ``from_untrusted``.
 
 Imports nothing of the grader, so that the runner inside the sandbox can use it.
 """
@@ -7,6 +7,8 @@ Imports nothing of the grader, so that the runner inside the sandbox can use it.
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
@@ -15,6 +17,8 @@ from typing import Any
 
 OUTCOME_KEY = "grader"  # the code cell's metadata entry holding its outcome
 MAX_ERROR_CHARS = 2000
+ACTIVITY_FILE = "activity.json"  # the running cell's activity, next to the executed notebook
+MAX_ACTIVITY_OUTPUT = 1000  # characters kept of the end of a running cell's output
 
 
 class CellStatus(str, Enum):
@@ -73,11 +77,42 @@ class CellOutcome:
 
 
 @dataclass(frozen=True)
+class CellActivity:
+    """The cell being run: its index, when it started (seconds since the epoch) and the end of its printed output
+    (raw, at most ``MAX_ACTIVITY_OUTPUT`` characters)."""
+
+    cell_index: int
+    started: float
+    output: str = ""
+
+    def write(self, path: Path) -> None:
+        """Replace the file at ``path`` with this record in one step, so that no reader sees half of it."""
+        partial = path.with_name(f"{path.name}.partial")
+        partial.write_text(json.dumps(asdict(self)), encoding="utf-8")
+        os.replace(partial, path)
+
+    @classmethod
+    def from_untrusted(cls, value: object) -> CellActivity | None:
+        """The activity ``value`` describes, or None when it is not one: not a mapping, a cell index that is not a
+        whole number from 0, a start that is not a finite number, output that is not text. The output keeps its
+        last ``MAX_ACTIVITY_OUTPUT`` characters; anything else in it is ignored."""
+        if not isinstance(value, Mapping):
+            return None
+        index, started, output = value.get("cell_index"), value.get("started"), value.get("output")
+        if type(index) is not int or index < 0 or not isinstance(output, str):
+            return None
+        if isinstance(started, bool) or not isinstance(started, (int, float)) or not math.isfinite(started):
+            return None
+        return cls(index, float(started), output[-MAX_ACTIVITY_OUTPUT:])
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """What the runner is asked to do: run ``notebook`` in ``workdir``, save it to ``output``, within the limits.
 
     ``cell_limits`` are ``(cell index, seconds, memory bytes, exercise)``; ``group_seconds`` are
     ``(exercise, seconds all its cells may use together)``; other cells get ``cell_timeout`` and ``memory_bytes``.
+    The running cell's activity is kept in the file ``activity`` (none when empty).
     """
 
     notebook: str
@@ -92,6 +127,7 @@ class RunRequest:
     memory_bytes: int = 0
     cell_limits: tuple[tuple[int, float, int, int], ...] = ()
     group_seconds: tuple[tuple[int, float], ...] = ()
+    activity: str = ""
 
     @classmethod
     def read(cls, path: Path) -> RunRequest:

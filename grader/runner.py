@@ -11,6 +11,9 @@ times that; the rest is dropped with a note. The kernel and the processes it sta
 ``memory_bytes`` together (their proportional set size, sampled twice a second); past that they are
 killed, as the kernel's death. A cell that times out or kills its kernel has every process it left
 behind killed; a dead or misbehaving kernel is replaced by a fresh one for the cells after it.
+
+While a cell runs, its index, start and the end of what it printed are kept in the request's activity file
+(rewritten at most every ``ACTIVITY_INTERVAL_S``), for the grader to show how far the notebook got.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from nbclient.util import ensure_async, run_sync
 from traitlets.config import Config
 
 from grader.proctree import kill_tree, process_tree
-from grader.protocol import CellOutcome, CellStatus, RunRequest
+from grader.protocol import MAX_ACTIVITY_OUTPUT, CellActivity, CellOutcome, CellStatus, RunRequest
 
 SAVE_INTERVAL_S = 2.0
 SAVE_SHARE = 0.05
@@ -43,6 +46,7 @@ TIMEOUT_ENAME = "CellTimeoutError"
 NOTEBOOK_OUTPUT_FACTOR = 4
 EPILOGUE_OUTPUT_BYTES = 64 * 1024
 MEMORY_POLL_S = 0.5
+ACTIVITY_INTERVAL_S = 0.5
 RECOVERY_S = 5.0
 DEAD_KERNEL = "the kernel died (out of memory, a crash or an exit)"
 TRUNCATION_NOTE = "\n[output truncated by the grader: over the limit of {cell} per cell or {notebook} per notebook]\n"
@@ -55,8 +59,9 @@ def _size_label(size: int) -> str:
 class CappedClient(NotebookClient):
     """A NotebookClient that keeps at most ``max_output_bytes`` of output per cell, and a multiple per notebook."""
 
-    def __init__(self, *args: Any, max_output_bytes: int, **kwargs: Any):
+    def __init__(self, *args: Any, max_output_bytes: int, printed: Callable[[int, str], None], **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.printed = printed
         self.cell_limit = max_output_bytes
         self.notebook_left = NOTEBOOK_OUTPUT_FACTOR * max_output_bytes
         self.cell_left = max_output_bytes
@@ -69,6 +74,9 @@ class CappedClient(NotebookClient):
         self.truncated = False
 
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+        text = _stream_text(msg)
+        if text is not None:
+            self.printed(cell_index, text)
         if self.truncated:
             return None
         size = len(json.dumps(msg.get("content", {})))
@@ -115,12 +123,18 @@ class CappedClient(NotebookClient):
             super()._update_display_id(display_id, msg)
 
 
+def _stream_text(msg: dict) -> str | None:
+    """The text of a stream message (what was printed), or None for other messages."""
+    text = msg.get("content", {}).get("text")
+    return text if msg.get("msg_type") == "stream" and isinstance(text, str) else None
+
+
 def _stream_head(msg: dict, room: int) -> dict | None:
     """The first ``room`` characters of a stream message, or None for other messages or no room."""
-    content = msg.get("content", {})
-    if msg.get("msg_type") != "stream" or room <= 0 or not isinstance(content.get("text"), str):
+    text = _stream_text(msg)
+    if text is None or room <= 0:
         return None
-    return {**msg, "content": {**content, "text": content["text"][:room]}}
+    return {**msg, "content": {**msg["content"], "text": text[:room]}}
 
 
 def _outcome(reply: dict | None) -> CellOutcome:
@@ -175,6 +189,50 @@ class MemoryWatch:
                 kill_tree(pid)
 
 
+class ActivityLog:
+    """Keep the running cell's activity in ``path`` (nowhere when empty), rewritten at most every
+    ``ACTIVITY_INTERVAL_S`` and only when it changed."""
+
+    def __init__(self, path: str):
+        self.path = Path(path) if path else None
+        self.current: CellActivity | None = None
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+
+    def __enter__(self) -> ActivityLog:
+        if self.path is not None:
+            threading.Thread(target=self._write_changes, args=(self.path,), name="activity-log", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+
+    def start(self, index: int) -> None:
+        """Cell ``index`` starts now."""
+        with self.lock:
+            self.current = CellActivity(index, time.time())
+
+    def printed(self, index: int, text: str) -> None:
+        """Cell ``index`` printed ``text``; only the running cell's output is kept, its last characters."""
+        with self.lock:
+            if self.current is not None and self.current.cell_index == index:
+                output = (self.current.output + text[-MAX_ACTIVITY_OUTPUT:])[-MAX_ACTIVITY_OUTPUT:]
+                self.current = replace(self.current, output=output)
+
+    def _write_changes(self, path: Path) -> None:
+        written = None
+        while not self.stopped.wait(ACTIVITY_INTERVAL_S):
+            with self.lock:
+                current = self.current
+            if current is None or current == written:
+                continue
+            try:
+                current.write(path)
+            except OSError:  # the notebook's code can take the folder away; the run goes on unwatched
+                pass
+            written = current
+
+
 class Runner:
     def __init__(self, request: RunRequest):
         self.request = request
@@ -190,6 +248,7 @@ class Runner:
             for index, seconds, memory, group in request.cell_limits
         }
         self.time_left = {int(group): float(seconds) for group, seconds in request.group_seconds}
+        self.activity = ActivityLog(request.activity)
 
     def _client(self) -> CappedClient:
         timeout = max(1, int(self.request.cell_timeout))
@@ -204,6 +263,7 @@ class Runner:
             on_cell_executed=self._record,
             shutdown_kernel="immediate",
             max_output_bytes=self.request.max_output_bytes,
+            printed=self.activity.printed,
             config=Config({"KernelManager": {"transport": "ipc", "ip": f"@cnn-grader-{secrets.token_hex(8)}"}}),
         )
 
@@ -227,7 +287,7 @@ class Runner:
     def run(self) -> None:
         """Execute every code cell; a dead kernel is recorded and a fresh one runs the cells after it."""
         try:
-            with self.memory:
+            with self.memory, self.activity:
                 self._run_cells()
         finally:
             self._save(force=True)
@@ -270,6 +330,7 @@ class Runner:
             CellOutcome(CellStatus.TIMEOUT, f"exercise {group}'s time ran out before this cell").record(cell)
             return True
         client.start_cell()
+        self.activity.start(index)
         started = time.monotonic()
         try:
             client.execute_cell(cell, index)

@@ -59,3 +59,25 @@ def reachable_python() -> Path | None:
 def remove_venv(python: Path) -> None:
     if python != Path(sys.executable):
         shutil.rmtree(python.parents[1], ignore_errors=True)
+
+
+def landlock_in_child(test_file: Path, selection: str) -> subprocess.CompletedProcess[str]:
+    """Run ``test_file``'s tests matching ``selection`` (a ``-k`` expression) in a child pytest under a Python the
+    sandbox's own uid can run: as root with a private Python, the Landlock tier can only be tested so. Skips
+    where Landlock runs in this process already, or no such Python exists."""
+    import pytest
+
+    from grader.sandbox.policy import Isolation
+    from grader.sandbox.tiers import unavailable_reason
+
+    if not unavailable_reason(Isolation.LANDLOCK).startswith("running as root"):
+        pytest.skip("the Landlock tier runs in this process (or Landlock is unavailable here)")
+    python = reachable_python()
+    if python is None:
+        pytest.skip("no system Python of this version to run the Landlock tier with")
+    arguments = ["-q", "-p", "no:cacheprovider", "-k", selection, str(test_file)]
+    try:
+        return subprocess.run([str(python), "-m", "pytest", *arguments], cwd=test_file.parents[1], capture_output=True,
+                              text=True, timeout=600)
+    finally:
+        remove_venv(python)

@@ -35,8 +35,8 @@ from grader.cluster.task import VersionMismatch, pack_task
 from grader.datasets import ensure_mnist
 from grader.datasets.cache import mnist_dir
 from grader.datasets.catalog import MNIST_FILES
-from grader.device import kernel_environment
 from grader.grade import GradeOptions
+from grader.model_exercise.device import kernel_environment
 from grader.spec import Spec, bundled_spec_path
 
 GRADER = [sys.executable, "-m", "grader", "grade"]
@@ -291,10 +291,10 @@ def test_ctrl_c_cancels_the_rest_and_keeps_what_was_written(tmp_path: Path) -> N
 def test_a_worker_s_gpu_assignment_reaches_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     """``dask cuda worker`` gives each worker one GPU through CUDA_VISIBLE_DEVICES; its notebooks see only that."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
-    assert kernel_environment("auto") == kernel_environment("gpu") == {"CUDA_VISIBLE_DEVICES": "3"}
-    assert kernel_environment("cpu") == {"CUDA_VISIBLE_DEVICES": "-1"}
+    assert kernel_environment("auto", ()) == kernel_environment("gpu", ()) == {"CUDA_VISIBLE_DEVICES": "3"}
+    assert kernel_environment("cpu", ()) == {"CUDA_VISIBLE_DEVICES": "-1"}
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    assert kernel_environment("auto") == {}
+    assert kernel_environment("auto", ()) == {}
 
 
 @pytest.fixture(scope="module")

@@ -136,7 +136,7 @@ def _gpu_spec(tmp_path: Path) -> Spec:
 
 
 def test_gpu_requirement_without_a_gpu(tmp_path: Path, write_notebook) -> None:
-    from grader.device import gpu_count
+    from grader.model_exercise.device import gpu_count
 
     if gpu_count():
         pytest.skip("this machine has a GPU")

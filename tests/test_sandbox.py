@@ -12,7 +12,6 @@ import resource
 import secrets
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from interpreters import reachable_python, remove_venv
+from interpreters import landlock_in_child
 
 from grader.sandbox import (
     ISOLATION_ENV,
@@ -125,17 +124,7 @@ def test_a_tier_asked_for_that_cannot_run_is_an_error(monkeypatch: pytest.Monkey
 
 def test_landlock_tier_with_a_reachable_python(workdir: Path) -> None:
     """As root with a Python other users cannot read, the Landlock tests run in a child pytest under one they can."""
-    if not unavailable_reason(Isolation.LANDLOCK).startswith("running as root"):
-        pytest.skip("the Landlock tier runs in this process (or Landlock is unavailable here)")
-    python = reachable_python()
-    if python is None:
-        pytest.skip("no system Python of this version to run the Landlock tier with")
-    try:
-        pytest_args = ["-q", "-p", "no:cacheprovider", "-k", "LANDLOCK and not reachable", str(Path(__file__))]
-        done = subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=REPO, capture_output=True, text=True,
-                              timeout=600)
-    finally:
-        remove_venv(python)
+    done = landlock_in_child(Path(__file__), "LANDLOCK and not reachable")
     assert done.returncode == 0, done.stdout[-4000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1], done.stdout[-2000:]
 
@@ -382,20 +371,3 @@ def test_bubblewrap_shows_only_what_the_command_needs(bubblewrap: Isolation, wor
     needed = {Path(path).resolve().parts[1] for path in (sys.prefix, sys.base_prefix, workdir)}
     assert set(ast.literal_eval(top)) <= system | needed, top
     assert exercises == "False"
-
-
-def test_gpu_device_nodes_are_passed_in(contained: Isolation, world: Path, workdir: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """What CUDA opens (``/dev/nvidia*``) is usable inside; a plain file stands in for a device node here."""
-    device = world / "nvidia-stand-in0"
-    device.write_text("idle")
-    device.chmod(0o666)
-    monkeypatch.setattr("grader.sandbox.view.GPU_DEVICES", (str(world / "nvidia-stand-in*"),))
-    code = ("import sys\n"
-            "with open(sys.argv[1], 'r+') as dev:\n"
-            "    print(dev.read())\n"
-            "    dev.seek(0)\n"
-            "    dev.write('busy')\n")
-    result = run_sandboxed([PY, "-c", code, str(device)], SandboxPolicy(workdir=workdir), timeout=30)
-    assert result.stdout.strip() == "idle", result.stderr
-    assert device.read_text() == "busy"

@@ -2,8 +2,8 @@
 
 The root is empty; the system folders, the Python installation, the staged runtime and the policy's read-only
 paths are bound read-only, the workdir read-write, ``/tmp`` and ``/var/tmp`` are private, ``/dev`` is minimal
-plus the GPU device nodes, and every excluded path inside a bound folder is covered by an empty read-only one
-(the deepest mount wins).
+plus the device nodes the view allows (a GPU's), and every excluded path inside a bound folder is covered by an
+empty read-only one (the deepest mount wins).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from grader.sandbox.view import View, gpu_devices, system_paths
+from grader.sandbox.view import View, system_paths
 
 _PRIVATE = ("/tmp", "/var/tmp")
 
@@ -67,7 +67,8 @@ def mount_args(seen: View, *, traversable: bool) -> list[str]:
     bound = [*visible, *(path.resolve() for path in system_paths()), seen.writable]
     ops: list[tuple[int, int, list[str]]] = [(len(Path(path).parts), 0, ["--tmpfs", path]) for path in _PRIVATE]
     if traversable:
-        holders = {parent for path in visible | {seen.writable} for parent in path.parents if parent.parent != parent}
+        shown = visible | {seen.writable} | set(seen.devices)
+        holders = {parent for path in shown for parent in path.parents if parent.parent != parent}
         for folder in holders:
             ops.append((len(folder.parts), 1, ["--perms", "0755", "--dir", str(folder)]))
     ops += [(len(path.parts), 2, ["--ro-bind", str(path), str(path)]) for path in visible - {seen.writable}]
@@ -79,5 +80,5 @@ def mount_args(seen: View, *, traversable: bool) -> list[str]:
     args = [arg for _, _, mount in sorted(ops, key=lambda op: op[:2]) for arg in mount]
     for path in sorted(path for path in covered if path.is_dir()):
         args += ["--remount-ro", str(path)]
-    devices = [arg for path in gpu_devices() for arg in ("--dev-bind", str(path), str(path))]
+    devices = [arg for path in seen.devices for arg in ("--dev-bind", str(path), str(path))]
     return [*_system_mounts(), *args, *devices, "--remount-ro", "/"]

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.sandbox.view import DEVICES, View, gpu_devices, system_paths
+from grader.sandbox.view import DEVICES, View, system_paths
 
 CREATE_RULESET, ADD_RULE, RESTRICT_SELF = 444, 445, 446  # the same on x86_64 and aarch64
 ARCHITECTURES = ("x86_64", "aarch64")
@@ -145,7 +145,7 @@ def ruleset(seen: View, *, network: bool = False) -> int:
             if root.exists():
                 rules.allow_except(root, READ_RIGHTS, excluded)
         rules.allow(Path("/proc"), READ_FILE | READ_DIR)
-        for device in [*map(Path, DEVICES), *gpu_devices()]:
+        for device in [*map(Path, DEVICES), *seen.devices]:
             if device.exists():
                 rules.allow(device, READ_FILE | WRITE_FILE | IOCTL_DEV)
         rules.allow(seen.writable, rules.handled)

@@ -27,9 +27,9 @@ class SandboxPolicy:
 
     ``workdir`` is its only writable place (besides a private ``/tmp`` under bubblewrap); ``readonly``
     paths are visible read-only; ``hidden`` paths stay out of sight even where they lie inside a visible
-    one. ``env`` is added to a clean environment holding ``PATH``, ``LANG``, ``HOME`` (the workdir) and
-    ``TMPDIR``. Of ``limits``, the sandbox applies ``memory_mb`` (per process), ``max_processes`` and
-    ``max_file_mb``; the time limits are the caller's.
+    one; ``devices`` are device nodes it may open (a GPU's). ``env`` is added to a clean environment holding
+    ``PATH``, ``LANG``, ``HOME`` (the workdir) and ``TMPDIR``. Of ``limits``, the sandbox applies ``memory_mb``
+    (per process), ``max_processes`` and ``max_file_mb``; the time limits are the caller's.
     """
 
     workdir: Path
@@ -38,6 +38,7 @@ class SandboxPolicy:
     network: bool = False
     limits: Limits = Limits()
     env: Mapping[str, str] = field(default_factory=dict)
+    devices: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def build(argv: Sequence[str], policy: SandboxPolicy) -> Command:
     tier = isolation_available()
     options = bubblewrap.namespace_options() if tier is Isolation.BUBBLEWRAP else None
     userns = options is not None and "--unshare-user" in options
-    seen = view(workdir, policy.readonly, policy.hidden)
+    seen = view(workdir, policy.readonly, policy.hidden, policy.devices)
     drop = os.geteuid() == 0 and not userns and _can_drop(tier, seen)
     run_uid = sandbox_uid() if drop else os.getuid()
     tmp = Path("/tmp") if tier is Isolation.BUBBLEWRAP else workdir / ".tmp"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import glob
 import importlib.metadata
 import json
 import os
@@ -29,22 +28,24 @@ import grader
 
 SYSTEM_READONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/sys")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
-GPU_DEVICES = ("/dev/nvidia*", "/dev/nvidia-caps/*")  # what CUDA opens (the driver's files are under /proc, /sys)
 RUNTIME_MODULES = ("__init__.py", "proctree.py", "protocol.py", "runner.py", "measure.py", "datasets")
 _DISTRIBUTION = "cnn-grader"
 
 
 @dataclass(frozen=True)
 class View:
-    """Read-only and writable roots of a sandbox, and the paths inside them it must not see (all resolved)."""
+    """Read-only and writable roots of a sandbox, the paths inside them it must not see (all resolved), and the
+    device nodes beyond the basic ones (``DEVICES``) it may open, at their own paths."""
 
     readonly: frozenset[Path]
     writable: Path
     excluded: frozenset[Path]
+    devices: tuple[Path, ...] = ()
 
 
-def view(workdir: Path, readonly: tuple[Path, ...], hidden: tuple[Path, ...]) -> View:
-    """The roots a sandboxed command over ``workdir`` sees, less the grader's own files and ``hidden``."""
+def view(workdir: Path, readonly: tuple[Path, ...], hidden: tuple[Path, ...], devices: tuple[Path, ...] = ()) -> View:
+    """The roots a sandboxed command over ``workdir`` sees, less the grader's own files and ``hidden``, and the
+    ``devices`` it may open (each must be a character device)."""
     roots = {path.resolve() for path in readonly} | python_paths() | {runtime_dir()}
     missing = [str(path) for path in roots if not path.exists()]
     if missing:
@@ -52,13 +53,17 @@ def view(workdir: Path, readonly: tuple[Path, ...], hidden: tuple[Path, ...]) ->
     excluded = {path.resolve() for path in hidden} | grader_owned()
     if workdir in excluded:
         raise ValueError(f"workdir {workdir} is also a hidden path")
-    return View(frozenset(roots), workdir, frozenset(path for path in excluded if path.exists()))
+    not_devices = [str(path) for path in devices if not _is_device(path)]
+    if not_devices:
+        raise ValueError(f"not device nodes: {', '.join(not_devices)}")
+    return View(frozenset(roots), workdir, frozenset(path for path in excluded if path.exists()), tuple(devices))
 
 
-def gpu_devices() -> list[Path]:
-    """The GPU device nodes present here (none on a machine without NVIDIA's driver)."""
-    found = {Path(path) for pattern in GPU_DEVICES for path in glob.glob(pattern)}
-    return sorted(path for path in found if not path.is_dir())
+def _is_device(path: Path) -> bool:
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def system_paths() -> list[Path]:
