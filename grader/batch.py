@@ -20,7 +20,7 @@ from grader.grade import GradeOptions, grade_notebook
 from grader.manual import as_graded
 from grader.model_exercise import Gpu, GpuSlots, discover, plan, uses_gpu
 from grader.notebook import NotebookError, read_notebook, separate_exercises, split_sections
-from grader.sandbox import stop_all
+from grader.sandbox import isolation_available, stop_all
 from grader.scoring import SubmissionResult, score_submission
 from grader.spec import Spec
 
@@ -37,10 +37,12 @@ class BatchEvents:
 
 
 def fingerprint(notebook: Path, spec: Spec, options: GradeOptions) -> str:
-    """A digest of everything a grade depends on: the notebook, its folder's files, the spec, the options."""
+    """A digest of everything a grade depends on: the notebook, its folder's files, the spec, the options and the
+    isolation tier it runs in."""
     digest = hashlib.sha256()
     digest.update(spec.path.read_bytes())
-    settings = (options.execute, options.device, options.exercises, options.skip_training, options.limits)
+    tier = isolation_available().value if options.execute else None  # a stronger sandbox is worth a regrade
+    settings = (options.execute, options.device, options.exercises, options.skip_training, options.limits, tier)
     digest.update(repr(settings).encode())
     folder = notebook.parent
     for path in sorted(folder.rglob("*")):

@@ -1,4 +1,5 @@
-"""Batches: parallel and serial runs agree, unchanged submissions are not regraded, --force regrades."""
+"""Batches: parallel and serial runs agree, unchanged submissions are not regraded, --force or another isolation
+tier regrades."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import nbformat
 from conftest import DATA, edit_markdown
 from nbformat.v4 import new_code_cell, new_markdown_cell
+
+from grader.sandbox import Isolation, available
 
 GRADER = [sys.executable, "-m", "grader", "grade"]
 QUICK = ["-e", "1", "-e", "2", "-e", "4"]
@@ -65,6 +68,10 @@ def test_unchanged_submissions_are_skipped_and_force_regrades(tmp_path: Path) ->
     assert after[0] == before[0] and after[1][1] == before[0][1]
     forced = subprocess.run([*command, "--force"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert "not regraded" not in forced.stdout and _grades(tmp_path / "out") == after
+    if available()[0] is not Isolation.RLIMITS:  # the runs above were contained: a run without is another tier
+        uncontained = subprocess.run([*command, "--isolation", "none"], cwd=tmp_path, capture_output=True, text=True,
+                                     timeout=600)
+        assert "not regraded" not in uncontained.stdout, "a run in another isolation tier reused the earlier grades"
 
 
 def test_ctrl_c_stops_kernels_and_keeps_finished_results(tmp_path: Path) -> None:
