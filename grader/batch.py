@@ -21,7 +21,7 @@ from grader.manual import as_graded
 from grader.model_exercise import Gpu, GpuSlots, discover, plan, uses_gpu
 from grader.notebook import NotebookError, read_notebook, separate_exercises, split_sections
 from grader.sandbox import isolation_available, stop_all
-from grader.scoring import SubmissionResult, score_submission
+from grader.scoring import SubmissionResult, SubmissionStatus, score_submission
 from grader.spec import Spec
 
 _FINGERPRINT_MAX_FILE = 64 * 1024**2
@@ -60,7 +60,7 @@ def merge_exercises(earlier: SubmissionResult | None, graded: SubmissionResult, 
 
     A submission that failed in either run is not merged: the new result stands.
     """
-    if earlier is None or earlier.status != "graded" or graded.status != "graded":
+    if earlier is None or SubmissionStatus.FAILED in (earlier.status, graded.status):
         return graded
     by_number = {exercise.number: exercise for exercise in (*earlier.exercises, *graded.exercises)}
     exercises = [by_number[item.number] for item in spec.exercises if item.number in by_number]

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.checks import CheckResult
-from grader.scoring import ExerciseResult, SubmissionResult
+from grader.scoring import ExerciseResult, ExerciseStatus, SubmissionResult, SubmissionStatus
 
 HISTOGRAM_FILE = "histogram.png"
 
@@ -50,12 +50,12 @@ class ClassSummary:
 
 def summarize(results: Sequence[SubmissionResult]) -> ClassSummary:
     """Statistics over graded submissions (skipped exercises left out); checks sorted hardest first."""
-    graded = [result for result in results if result.status == "graded"]
+    graded = [result for result in results if result.status is SubmissionStatus.GRADED]
     exercises: dict[int, list[ExerciseResult]] = {}
     checks: dict[tuple[int, str], list[CheckResult]] = {}
     for result in graded:
         for exercise in result.exercises:
-            if exercise.status == "skipped":
+            if exercise.status is ExerciseStatus.SKIPPED:
                 continue
             exercises.setdefault(exercise.number, []).append(exercise)
             for check in exercise.checks:
@@ -68,7 +68,7 @@ def summarize(results: Sequence[SubmissionResult]) -> ClassSummary:
             len(items),
             statistics.fmean(item.score for item in items),
             items[0].max_score,
-            sum(item.status == "passed" for item in items) / len(items),
+            sum(item.status is ExerciseStatus.PASSED for item in items) / len(items),
             sum(item.awaits_review for item in items),
         )
         for number, items in sorted(exercises.items())
@@ -91,7 +91,7 @@ def summarize(results: Sequence[SubmissionResult]) -> ClassSummary:
         tuple(result.percent for result in graded),
         exercise_stats,
         tuple(check_stats),
-        tuple(result for result in results if result.status != "graded"),
+        tuple(result for result in results if result.status is not SubmissionStatus.GRADED),
     )
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from grader.scoring import ExerciseResult, ManualGrade, SubmissionResult
+from grader.scoring import ExerciseResult, ExerciseStatus, ManualGrade, SubmissionResult
 
 
-def _manual_status(points: float, max_score: float, original_status: str) -> str:
+def _manual_status(points: float, max_score: float, original_status: ExerciseStatus) -> ExerciseStatus:
     if math.isclose(points, max_score):
-        return "passed"
-    if original_status in ("error", "skipped"):
+        return ExerciseStatus.PASSED
+    if original_status in (ExerciseStatus.ERROR, ExerciseStatus.SKIPPED):
         return original_status
-    return "partial" if points > 0 else "failed"
+    return ExerciseStatus.PARTIAL if points > 0 else ExerciseStatus.FAILED
 
 
 def with_manual(exercise: ExerciseResult, points: float, comment: str) -> ExerciseResult:

@@ -21,7 +21,7 @@ import yaml
 
 from grader import store
 from grader.manual import as_graded, rescored, with_manual
-from grader.scoring import SubmissionResult
+from grader.scoring import SubmissionResult, SubmissionStatus
 from grader.spec import Spec
 
 OVERRIDE_FIELDS = ("submission", "exercise", "points", "comment")
@@ -178,7 +178,7 @@ def apply_overrides(results: Sequence[SubmissionResult], overrides: Sequence[Ove
             continue
         result = graded[matches[0]]
         if override.exercise not in {exercise.number for exercise in result.exercises}:
-            reason = f" (it failed: {result.error})" if result.status == "failed" else ""
+            reason = f" (it failed: {result.error})" if result.status is SubmissionStatus.FAILED else ""
             problems.append(f"{override.where}: exercise {override.exercise} was not graded in {result.path}{reason}")
             continue
         key = (matches[0], override.exercise)

@@ -29,7 +29,7 @@ from rich.text import Text
 
 from grader.activity import Activity
 from grader.batch import BatchEvents
-from grader.scoring import SubmissionResult
+from grader.scoring import SubmissionResult, SubmissionStatus
 
 QUIET_S = 5.0
 PLAIN_EVERY_S = 30.0
@@ -152,7 +152,7 @@ class BatchProgress:
             self.running.remove(path.name)
         with self.lock:
             self.seen.pop(path, None)
-        score = f"{result.score:g}/{result.max_score:g}" if result.status == "graded" else "failed"
+        score = f"{result.score:g}/{result.max_score:g}" if result.status is SubmissionStatus.GRADED else "failed"
         note = " (unchanged, not regraded)" if reused else ""
         if self.bar is not None and self.task is not None:
             self.bar.update(self.task, advance=1, description=self._describe())

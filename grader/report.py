@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from grader.scoring import SubmissionResult
+from grader.scoring import SubmissionResult, SubmissionStatus
 from grader.spec import Spec
 from grader.store import review_count
 
@@ -27,7 +27,11 @@ def print_summary(results: Sequence[SubmissionResult], spec: Spec, console: Cons
         for exercise in spec.exercises:
             graded = by_number.get(exercise.number)
             cells.append("" if graded is None else f"{graded.score:g}/{graded.max_score:g}")
-        total = f"{result.score:g}/{result.max_score:g}" if result.status == "graded" else "[red]failed[/red]"
+        total = (
+            f"{result.score:g}/{result.max_score:g}"
+            if result.status is SubmissionStatus.GRADED
+            else "[red]failed[/red]"
+        )
         table.add_row(Path(result.path).name, *cells, total)
     console.print(table)
     for result in results:

@@ -16,7 +16,7 @@ from pathlib import Path
 from grader import store
 from grader.manual import as_graded
 from grader.overrides import append_override, apply_overrides, load_overrides
-from grader.scoring import ExerciseResult, SubmissionResult
+from grader.scoring import ExerciseResult, SubmissionResult, SubmissionStatus
 from grader.spec import Spec
 
 DEFAULT_OVERRIDES = "overrides.csv"
@@ -36,7 +36,7 @@ def queue(results: Sequence[SubmissionResult]) -> list[ReviewItem]:
     return [
         ReviewItem(result.path, exercise)
         for result in results
-        if result.status == "graded"
+        if result.status is SubmissionStatus.GRADED
         for exercise in result.exercises
         if exercise.awaits_review
     ]

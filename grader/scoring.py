@@ -4,9 +4,33 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from grader.checks import CheckResult
+
+
+class ExerciseStatus(str, Enum):
+    """How an exercise came out."""
+
+    PASSED = "passed"  # every check passed, full points
+    PARTIAL = "partial"  # some points
+    FAILED = "failed"  # no points
+    ERROR = "error"  # a cell raised, timed out or killed its kernel, or the model could not count
+    SKIPPED = "skipped"  # not graded in this run (training skipped on purpose)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class SubmissionStatus(str, Enum):
+    """Whether a submission could be graded at all."""
+
+    GRADED = "graded"
+    FAILED = "failed"  # unreadable, missing: ``error`` says why
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -29,7 +53,7 @@ class ManualGrade:
     points: float
     comment: str
     original_score: float
-    original_status: str
+    original_status: ExerciseStatus
 
 
 @dataclass(frozen=True)
@@ -44,7 +68,7 @@ class ExerciseResult:
     title: str
     score: float
     max_score: float
-    status: str
+    status: ExerciseStatus
     checks: tuple[CheckResult, ...]
     errors: tuple[str, ...] = ()
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -63,7 +87,7 @@ class SubmissionResult:
     path: str
     score: float
     max_score: float
-    status: str
+    status: SubmissionStatus
     error: str = ""
     exercises: tuple[ExerciseResult, ...] = ()
     isolation: str = ""
@@ -76,12 +100,14 @@ class SubmissionResult:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 
 
-def exercise_status(score: float, max_score: float, checks: tuple[CheckResult, ...], errors: tuple[str, ...]) -> str:
+def exercise_status(
+    score: float, max_score: float, checks: tuple[CheckResult, ...], errors: tuple[str, ...]
+) -> ExerciseStatus:
     if checks and all(check.passed for check in checks) and math.isclose(score, max_score):
-        return "passed"
+        return ExerciseStatus.PASSED
     if errors:
-        return "error"
-    return "partial" if score > 0 else "failed"
+        return ExerciseStatus.ERROR
+    return ExerciseStatus.PARTIAL if score > 0 else ExerciseStatus.FAILED
 
 
 def score_exercise(
@@ -92,10 +118,10 @@ def score_exercise(
     checks: list[CheckResult],
     errors: list[str],
     metrics: dict[str, Any] | None = None,
-    status: str | None = None,
+    status: ExerciseStatus | None = None,
     review: tuple[str, ...] = (),
 ) -> ExerciseResult:
-    """Add up the checks; ``status`` forces one (e.g. "error" for "GPU required", "skipped"). The review
+    """Add up the checks; ``status`` forces one (``ERROR`` for "GPU required", ``SKIPPED``). The review
     reasons are the checks' own plus ``review``."""
     score = round(sum(check.score for check in checks), 4)
     frozen_checks, frozen_errors = tuple(checks), tuple(errors)
@@ -120,7 +146,7 @@ def score_submission(
         path=path,
         score=round(sum(exercise.score for exercise in exercises), 4),
         max_score=sum(exercise.max_score for exercise in exercises),
-        status="graded",
+        status=SubmissionStatus.GRADED,
         exercises=tuple(exercises),
         isolation=isolation,
         seconds=round(seconds, 2),
@@ -129,4 +155,4 @@ def score_submission(
 
 
 def failed_submission(path: str, max_score: float, error: str) -> SubmissionResult:
-    return SubmissionResult(path=path, score=0.0, max_score=max_score, status="failed", error=error)
+    return SubmissionResult(path=path, score=0.0, max_score=max_score, status=SubmissionStatus.FAILED, error=error)

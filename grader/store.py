@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.checks import CheckResult
-from grader.scoring import ExerciseResult, ManualGrade, Review, SubmissionResult
+from grader.scoring import ExerciseResult, ExerciseStatus, ManualGrade, Review, SubmissionResult, SubmissionStatus
 from grader.spec import Spec
 
 RESULTS_FILE = "results.json"
@@ -83,6 +83,10 @@ def _exercise_dict(exercise: ExerciseResult) -> dict[str, Any]:
     return entry
 
 
+def _manual_from_dict(data: dict[str, Any]) -> ManualGrade:
+    return ManualGrade(**{**data, "original_status": ExerciseStatus(data["original_status"])})
+
+
 def _exercise_from_dict(data: dict[str, Any]) -> ExerciseResult:
     manual = data.get("manual")
     return ExerciseResult(
@@ -91,13 +95,13 @@ def _exercise_from_dict(data: dict[str, Any]) -> ExerciseResult:
         title=data.get("title", ""),
         score=data["score"],
         max_score=data["max_score"],
-        status=data["status"],
+        status=ExerciseStatus(data["status"]),
         checks=tuple(_check_from_dict(check) for check in data["checks"]),
         errors=tuple(data.get("errors", ())),
         metrics=data.get("metrics", {}),
         review=Review.of(tuple((data.get("review") or {}).get("reasons", ()))),
         answer=data.get("answer", ""),
-        manual=ManualGrade(**manual) if manual else None,
+        manual=_manual_from_dict(manual) if manual else None,
     )
 
 
@@ -123,7 +127,7 @@ def submission_from_dict(data: dict[str, Any]) -> SubmissionResult:
         path=data["path"],
         score=data["score"],
         max_score=data["max_score"],
-        status=data["status"],
+        status=SubmissionStatus(data["status"]),
         error=data.get("error", ""),
         exercises=tuple(map(_exercise_from_dict, data.get("exercises", []))),
         isolation=data.get("isolation", ""),

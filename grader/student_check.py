@@ -19,11 +19,17 @@ from grader.formats.student import (
     submission_feedback,
 )
 from grader.grade import GradeOptions, grade_notebook, no_progress
-from grader.scoring import SubmissionResult
+from grader.scoring import ExerciseStatus, SubmissionResult, SubmissionStatus
 from grader.spec import Spec
 
-DONE = ("passed", "skipped")
-_STYLES = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "cyan"}
+DONE = (ExerciseStatus.PASSED, ExerciseStatus.SKIPPED)
+_STYLES = {
+    ExerciseStatus.PASSED: "green",
+    ExerciseStatus.PARTIAL: "yellow",
+    ExerciseStatus.FAILED: "red",
+    ExerciseStatus.ERROR: "red",
+    ExerciseStatus.SKIPPED: "cyan",
+}
 
 
 def check_notebook(
@@ -41,17 +47,17 @@ def check_notebook(
 
 def all_passed(result: SubmissionResult) -> bool:
     """Every exercise checked passed (a skipped model exercise does not count against it)."""
-    return result.status == "graded" and all(exercise.status in DONE for exercise in result.exercises)
+    return result.status is SubmissionStatus.GRADED and all(exercise.status in DONE for exercise in result.exercises)
 
 
-def _status(status: str) -> str:
-    return f"[{_STYLES.get(status, 'default')}]{status}[/]"
+def _status(status: ExerciseStatus) -> str:
+    return f"[{_STYLES[status]}]{status}[/]"
 
 
 def print_feedback(result: SubmissionResult, spec: Spec, console: Console) -> None:
     """A score table, then what each exercise lost (what was found and hints), then the verdict."""
     name = escape(Path(result.path).name)
-    if result.status != "graded":
+    if result.status is not SubmissionStatus.GRADED:
         console.print(f"[red]{name}: {escape(result.error)}[/red]", highlight=False)
         return
     page = submission_feedback(result)
@@ -75,7 +81,7 @@ def print_feedback(result: SubmissionResult, spec: Spec, console: Console) -> No
 
 
 def _print_exercise(item: ExerciseFeedback, console: Console) -> None:
-    if item.status == "skipped":
+    if item.status is ExerciseStatus.SKIPPED:
         console.print(
             f"\n[bold]{item.number}. {escape(item.title)}[/bold] — [cyan]{SKIPPED_NOTE}[/cyan]", highlight=False
         )
@@ -96,8 +102,8 @@ def _print_exercise(item: ExerciseFeedback, console: Console) -> None:
 
 
 def _print_verdict(result: SubmissionResult, page: SubmissionFeedback, console: Console) -> None:
-    passed = sum(item.status == "passed" for item in page.exercises)
-    skipped = [item.number for item in page.exercises if item.status == "skipped"]
+    passed = sum(item.status is ExerciseStatus.PASSED for item in page.exercises)
+    skipped = [item.number for item in page.exercises if item.status is ExerciseStatus.SKIPPED]
     console.print(
         f"\nscore {result.score:g}/{result.max_score:g}: {passed} of {len(page.exercises)} exercises passed",
         highlight=False,

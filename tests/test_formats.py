@@ -16,7 +16,7 @@ from grader.formats import write_formats
 from grader.formats.gradescope import gradescope_results
 from grader.formats.student import output_stems
 from grader.grade import GradeOptions, grade_notebook
-from grader.scoring import SubmissionResult, failed_submission
+from grader.scoring import ExerciseStatus, SubmissionResult, failed_submission
 from grader.spec import RubricCheck, Spec
 from grader.store import submission_dict
 
@@ -56,7 +56,8 @@ def graded(tmp_path: Path, spec: Spec) -> tuple[SubmissionResult, SubmissionResu
 
 
 def _with_error(result: SubmissionResult, number: int, error: str) -> SubmissionResult:
-    exercises = tuple(replace(exercise, errors=(error,), status="error") if exercise.number == number else exercise
+    failed = ExerciseStatus.ERROR
+    exercises = tuple(replace(exercise, errors=(error,), status=failed) if exercise.number == number else exercise
                       for exercise in result.exercises)
     return replace(result, exercises=exercises)
 

@@ -19,16 +19,16 @@ from grader.formats.student import (
     output_stems,
     submission_feedback,
 )
-from grader.scoring import SubmissionResult
+from grader.scoring import ExerciseStatus, SubmissionResult
 from grader.spec import Spec
 
 FOLDER = "feedback"
 _STATUS = {
-    "passed": "full marks",
-    "partial": "some points lost",
-    "failed": "no points",
-    "error": "your cells did not run cleanly",
-    "skipped": "not graded in this run",
+    ExerciseStatus.PASSED: "full marks",
+    ExerciseStatus.PARTIAL: "some points lost",
+    ExerciseStatus.FAILED: "no points",
+    ExerciseStatus.ERROR: "your cells did not run cleanly",
+    ExerciseStatus.SKIPPED: "not graded in this run",
 }
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#])")
 _STYLE = """

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.formats.student import UNSURE_NOTE, ExerciseFeedback, clean, exercise_feedback, output_stems
-from grader.scoring import ExerciseResult, SubmissionResult
+from grader.scoring import ExerciseResult, SubmissionResult, SubmissionStatus
 from grader.spec import Spec
 
 FOLDER = "gradescope"
@@ -54,7 +54,7 @@ def _exercise_tests(exercise: ExerciseResult) -> list[dict[str, Any]]:
 
 def gradescope_results(result: SubmissionResult) -> dict[str, Any]:
     """The Gradescope results document for one submission."""
-    if result.status != "graded":
+    if result.status is not SubmissionStatus.GRADED:
         message = f"The notebook could not be graded: {clean(result.error)}"
         tests = [_test("notebook", "0", 0.0, result.max_score, message)]
         return {"score": 0.0, "output": message, "output_format": "text", "tests": tests}

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from grader.formats.student import clean, exercise_feedback, output_stems
-from grader.scoring import ExerciseResult, SubmissionResult
+from grader.scoring import ExerciseResult, ExerciseStatus, SubmissionResult, SubmissionStatus
 from grader.spec import Spec
 
 FILE = "junit.xml"
@@ -28,7 +28,7 @@ def _exercise_cases(suite: ET.Element, exercise: ExerciseResult) -> None:
     item = exercise_feedback(exercise)
     for check in item.checks:
         case = _case(suite, exercise.id, check.id)
-        if item.status == "skipped":
+        if item.status is ExerciseStatus.SKIPPED:
             ET.SubElement(case, "skipped", message=f"exercise {item.number} was not graded in this run")
         elif check.lost > 0:
             text = check.line()
@@ -53,7 +53,7 @@ def _properties(suite: ET.Element, result: SubmissionResult) -> None:
 def _suite(stem: str, result: SubmissionResult) -> ET.Element:
     suite = ET.Element("testsuite", name=stem, time=f"{result.seconds:g}")
     _properties(suite, result)
-    if result.status != "graded":
+    if result.status is not SubmissionStatus.GRADED:
         case = _case(suite, "notebook", "read")
         ET.SubElement(case, "error", message=clean(result.error), type="not-graded")
     for exercise in result.exercises:

@@ -18,7 +18,7 @@ from pathlib import PurePath
 from typing import Any
 
 from grader.checks import CheckResult
-from grader.scoring import ExerciseResult, ManualGrade, SubmissionResult
+from grader.scoring import ExerciseResult, ExerciseStatus, ManualGrade, SubmissionResult, SubmissionStatus
 
 SKIPPED_NOTE = "not run (--skip-training): `grader grade` trains the model and measures it"
 UNSURE_NOTE = "The grader is not sure of this score: a person may look at this answer and change it."
@@ -63,7 +63,7 @@ class ExerciseFeedback:
     title: str
     score: float
     max_score: float
-    status: str
+    status: ExerciseStatus
     checks: tuple[CheckFeedback, ...]
     errors: tuple[str, ...]
     manual: str
@@ -76,7 +76,7 @@ class ExerciseFeedback:
     @property
     def lost(self) -> tuple[CheckFeedback, ...]:
         """The checks that lost points (none for an exercise not graded in this run)."""
-        return () if self.status == "skipped" else tuple(check for check in self.checks if check.lost > 0)
+        return () if self.status is ExerciseStatus.SKIPPED else tuple(check for check in self.checks if check.lost > 0)
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,11 @@ def exercise_feedback(exercise: ExerciseResult) -> ExerciseFeedback:
 
 def submission_feedback(result: SubmissionResult) -> SubmissionFeedback:
     """Everything a student may read about one graded (or failed) submission."""
-    problem = f"Your notebook could not be graded: {clean(result.error)}" if result.status != "graded" else ""
+    problem = (
+        f"Your notebook could not be graded: {clean(result.error)}"
+        if result.status is not SubmissionStatus.GRADED
+        else ""
+    )
     return SubmissionFeedback(
         PurePath(result.path).name,
         result.score,

@@ -9,15 +9,16 @@ from grader.checks.model import ModelEvidence, device_problem, run_model_check
 from grader.checks.result import CheckResult
 from grader.model_exercise.task import ModelTask, TaskState
 from grader.notebook import AnswerBlock
+from grader.scoring import ExerciseStatus
 
 
 @dataclass(frozen=True)
 class ModelOutcome:
-    """The check's result and metrics; ``status`` forces the exercise's ("skipped", "error") with ``error``."""
+    """The check's result and metrics; ``status`` forces the exercise's (skipped, error) with ``error``."""
 
     result: CheckResult
     metrics: dict[str, Any]
-    status: str | None = None
+    status: ExerciseStatus | None = None
     error: str = ""
 
 
@@ -29,6 +30,6 @@ def judge(task: ModelTask, evidence: ModelEvidence | None, blocks: list[AnswerBl
     measured = evidence or ModelEvidence(None, "the model was not evaluated", "", None, None)
     result, metrics = run_model_check(task.check, measured, blocks, task.cpu_allowed)
     if task.state is TaskState.SKIPPED:
-        return ModelOutcome(result, metrics, "skipped")
+        return ModelOutcome(result, metrics, ExerciseStatus.SKIPPED)
     problem = task.reason or device_problem(task.check, measured, task.cpu_allowed)
-    return ModelOutcome(result, metrics, "error" if problem else None, problem)
+    return ModelOutcome(result, metrics, ExerciseStatus.ERROR if problem else None, problem)
