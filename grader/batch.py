@@ -16,7 +16,7 @@ from typing import Protocol
 
 from grader import store
 from grader.activity import Activity
-from grader.grade import GradeOptions, grade_notebook
+from grader.grade import GradeOptions, grade_notebook, selected_exercises
 from grader.manual import as_graded
 from grader.model_exercise import Gpu, GpuSlots, discover, plan, uses_gpu
 from grader.notebook import NotebookError, read_notebook, separate_exercises, split_sections
@@ -152,7 +152,7 @@ def trains_on_gpu(notebook: Path, spec: Spec, options: GradeOptions, gpus: Seque
         read = separate_exercises(read_notebook(notebook))
     except NotebookError:
         return False
-    exercises = [item for item in spec.exercises if not options.exercises or item.number in options.exercises]
+    exercises = selected_exercises(spec, options)
     task = plan(exercises, options.device, gpus, skip_training=options.skip_training, trains_here=options.execute)
     return options.execute and uses_gpu(task, read, split_sections(read))
 

@@ -111,7 +111,8 @@ def _answer_text(blocks: list[AnswerBlock]) -> str:
     return f"{text[:half]}\n[… {len(text) - 2 * half} characters left out …]\n{text[-half:]}"
 
 
-def _selected(spec: Spec, options: GradeOptions) -> list[Exercise]:
+def selected_exercises(spec: Spec, options: GradeOptions) -> list[Exercise]:
+    """The exercises ``options`` grades: those of ``-e``, else all."""
     if not options.exercises:
         return list(spec.exercises)
     return [exercise for exercise in spec.exercises if exercise.number in options.exercises]
@@ -152,7 +153,13 @@ def _execute(
         if task is not None and task.ready:
             seconds = model_exercise.section_seconds(execution.notebook, sections.get(task.exercise.number, []))
             model = model_exercise.collect(
-                task, workspace.work, execution.epilogue_output, seconds, options.hidden, options.progress
+                task,
+                workspace.work,
+                execution.epilogue_output,
+                seconds,
+                options.hidden,
+                options.progress,
+                preparation.gpus,
             )
         notes = (execution.problem,) if execution.problem else ()
         return Run(execution.notebook, execution.failures, execution.isolation, notes, model)
@@ -164,7 +171,7 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
     """Grade one notebook; a notebook that cannot be read gives a failed result, never an exception."""
     options = options or GradeOptions()
     started = time.monotonic()
-    exercises = _selected(spec, options)
+    exercises = selected_exercises(spec, options)
     max_score = sum(exercise.points for exercise in exercises)
     try:
         notebook = separate_exercises(read_notebook(path))

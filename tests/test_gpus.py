@@ -221,10 +221,11 @@ def test_each_training_notebook_gets_one_gpu_of_its_own_and_the_others_do_not_wa
     results = grade_batch(notebooks, spec, options, tmp_path / "out", workers=4, per_gpu=1)
 
     training = [_record(result, 9) for result in results[:4]]
-    for record in training:
+    for result, record in zip(results[:4], training):
         gpu = record["cuda"]
         assert gpu in ("0", "1")
         assert _reachable(record["nodes"]) == {f"nvidia{gpu}", *SHARED}, record
+        assert result.exercises[-1].metrics["given_gpu"] == gpu  # the results say which GPU it was given
     for gpu in ("0", "1"):
         runs = sorted((record["start"], record["end"]) for record in training if record["cuda"] == gpu)
         assert len(runs) == 2 and runs[0][1] <= runs[1][0], f"two notebooks on GPU {gpu} at once: {runs}"

@@ -17,7 +17,8 @@ _ACCURACY_WORDS = ("acc",)
 
 @dataclass(frozen=True)
 class ModelEvidence:
-    """What the grader learned about the handed-off model."""
+    """What the grader learned about the handed-off model: ``device`` is what the kernel reported training on,
+    ``given_gpu`` the GPU the grader gave the notebook (its number on the grading machine; "" for none)."""
 
     accuracy: float | None
     problem: str
@@ -25,6 +26,7 @@ class ModelEvidence:
     device: str | None
     train_seconds: float | None
     scaling: str = ""
+    given_gpu: str = ""
 
 
 def reported_accuracy(blocks: list[AnswerBlock]) -> float | None:
@@ -62,6 +64,7 @@ def run_model_check(
         "accuracy": evidence.accuracy,
         "reported_accuracy": reported,
         "device": evidence.device,
+        "given_gpu": evidence.given_gpu or None,
         "train_seconds": evidence.train_seconds,
     }
     if evidence.accuracy is None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from distributed import Client, Future, KilledWorker, as_completed, get_worker
 
-from grader.cluster.task import GradingTask, grade_task, needs_gpu, pack_task, selected_exercises
-from grader.grade import GradeOptions
+from grader.cluster.task import GradingTask, grade_task, needs_gpu, pack_task
+from grader.grade import GradeOptions, selected_exercises
 from grader.scoring import SubmissionResult, failed_submission
 from grader.spec import Spec
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grader
-from grader.grade import GradeOptions, grade_notebook, no_progress
+from grader.grade import GradeOptions, grade_notebook, no_progress, selected_exercises
 from grader.scoring import SubmissionResult
-from grader.spec import Exercise, ModelAccuracyCheck, Spec
+from grader.spec import ModelAccuracyCheck, Spec
 from grader.submissions import hidden_paths
 from grader.workspace import create_workspace
 
@@ -41,10 +41,6 @@ class GradingTask:
     options: GradeOptions
     stamp: str
     version: str = grader.__version__
-
-
-def selected_exercises(spec: Spec, options: GradeOptions) -> list[Exercise]:
-    return [item for item in spec.exercises if not options.exercises or item.number in options.exercises]
 
 
 def needs_model(spec: Spec, options: GradeOptions) -> bool:

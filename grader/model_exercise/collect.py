@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from nbformat import NotebookNode
 from grader.checks.model import ModelEvidence
 from grader.datasets import DatasetError, cache_dir, ensure_mnist
 from grader.model_exercise.evaluate import evaluate_model
+from grader.model_exercise.gpus import Gpu
 from grader.model_exercise.handoff import read_handoff
 from grader.model_exercise.task import ModelTask
 
@@ -57,16 +59,20 @@ def collect(
     train_seconds: float | None,
     hidden: tuple[Path, ...],
     progress: Callable[[str], None],
+    given: Sequence[Gpu] = (),
 ) -> ModelEvidence:
     """Find the handed-off model in ``folder`` (``epilogue_output``: the epilogue's report, None when the
-    notebook was not run here) and measure it in a fresh process."""
+    notebook was not run here) and measure it in a fresh process; ``given``: the GPUs the notebook was given."""
     model, source, device = _model_path(task, folder, epilogue_output)
+    trained = ModelEvidence(
+        None, "", "", device or None, train_seconds, given_gpu=",".join(str(gpu.index) for gpu in given)
+    )
     if model is None:
-        return ModelEvidence(None, source, "", device or None, train_seconds)
+        return replace(trained, problem=source)
     try:
         ensure_mnist(progress=progress)
     except DatasetError as error:
-        return ModelEvidence(None, f"the dataset is not available here: {error}", "", device or None, train_seconds)
+        return replace(trained, problem=f"the dataset is not available here: {error}")
     evaluation = evaluate_model(model, int(task.check.max_model_mb * _MB), cache_dir(), hidden)
     problem = evaluation.error if evaluation.accuracy is None else ""
-    return ModelEvidence(evaluation.accuracy, problem, source, device or None, train_seconds, evaluation.scaling)
+    return replace(trained, accuracy=evaluation.accuracy, problem=problem, source=source, scaling=evaluation.scaling)

@@ -4,7 +4,7 @@ epilogue, and the GPUs its kernel may use."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader.datasets import (
@@ -29,13 +29,14 @@ KERNEL_TENSORFLOW = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 @dataclass(frozen=True)
 class Preparation:
     """Set-up cells, the epilogue run after the last cell, files put beside the notebook, paths shown read-only,
-    the kernel's environment and the device nodes it may open."""
+    the kernel's environment, the GPUs it is given and their device nodes."""
 
     setup_sources: tuple[str, ...] = ()
     epilogue: str = ""
     readonly: tuple[Path, ...] = ()
     files: tuple[tuple[str, str], ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    gpus: tuple[Gpu, ...] = ()
     devices: tuple[Path, ...] = ()
 
 
@@ -44,22 +45,24 @@ def prepare(
 ) -> tuple[ModelTask | None, Preparation]:
     """Fill the dataset cache if needed and build the run's preparation; the task comes back blocked when the
     dataset cannot be had. ``assigned``: the GPUs this notebook is given."""
-    env = tuple({**kernel_environment(device, assigned), **KERNEL_TENSORFLOW}.items())
-    devices = inventory.nodes(assigned)
+    kernel = Preparation(
+        env=tuple({**kernel_environment(device, assigned), **KERNEL_TENSORFLOW}.items()),
+        gpus=tuple(assigned),
+        devices=inventory.nodes(assigned),
+    )
     if task is None or not task.ready:
-        return task, Preparation(env=env, devices=devices)
+        return task, kernel
     try:
         ensure_mnist(progress=progress)
         store = ensure_tfds_store(progress=progress)
     except DatasetError as error:
-        return task.blocked(f"the dataset is not available here: {error}"), Preparation(env=env, devices=devices)
-    return task, Preparation(
+        return task.blocked(f"the dataset is not available here: {error}"), kernel
+    return task, replace(
+        kernel,
         setup_sources=(setup_cell_source(store, cache_dir()),),
         epilogue=epilogue_source(task.check.model_file, task.check.model_variable),
         readonly=(cache_dir(),),
         files=(("utils.py", utils_module_source()),),
-        env=env,
-        devices=devices,
     )
 
 
