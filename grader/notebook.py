@@ -22,12 +22,12 @@ UNNESTED = 7  # deeper than any markdown heading: every heading may end the sect
 PROMPT_TAGS = frozenset({"prompt", "question"})
 _TAG = re.compile(r"^exercise[-_ ]?(\d+)$", re.IGNORECASE)
 _HEADING = re.compile(r"^(#{1,6})\s*(.*)$")
-# "Exercise", "Question", "Aufgabe", "Exercice", "Ejercicio", "Questão", "Soal", "Esercizio", "习题"…
+# "Exercise", "Question", "Aufgabe", "Exercice", "Ejercicio", "Questão", "Soal", "Esercizio", "Câu", "习题"…
 # (singular: "Exercises 1-8" names a range, not one exercise)
 _EXERCISE_WORD = (
     r"(?:exercise|exercício|exercicio|exercice|ejercicio|esercizio|übung|uebung|aufgabe|"
     r"question|questão|questao|pregunta|pergunta|domanda|frage|problem|problema|"
-    r"soal|latihan|nomor|no\.?|nr\.?|n[º°]|ex\.?|q|习题|练习|问题|题目|第)"
+    r"soal|latihan|nomor|câu|cau|bài|bai|no\.?|nr\.?|n[º°]|ex\.?|q|习题|练习|问题|题目|第)"
 )
 _NUMBER = r"(\d+|[一二三四五六七八九十]+)(?!\s*(?:[-–—]|to|bis|a|à|al|até|sampai)\s*\d)(?!\s*[章节课])"
 _EXERCISE_TITLE = re.compile(
@@ -153,17 +153,22 @@ def _table_row_as_label(line: str) -> str:
 
 
 _PLAIN_NUMBER = re.compile(r"^\s*(\d+)\s*[-.)–:]\s+(?=\S)")
+_NUMBERED_ROW = re.compile(r"^\s*\|\s*(\d+)\s*[.)]?\s*\|(.*?)\|?\s*$")
 
 
 def _numbered_as_labels(cell: NotebookNode) -> NotebookNode:
-    """A markdown cell whose lines "1 - …", "2) …" number the exercises in order, as bold labels."""
+    """A markdown cell whose lines "1 - …", "2) …" (or table rows "| 1 | … |") number the exercises in order, as
+    bold labels."""
     if cell.get("cell_type") != "markdown":
         return cell
     expected, lines = 1, []
     for line in cell.get("source", "").splitlines(keepends=True):
-        number = _PLAIN_NUMBER.match(line)
+        number, row = _PLAIN_NUMBER.match(line), _NUMBERED_ROW.match(line)
         if number and int(number.group(1)) == expected:
             line = f"**{expected}.** {line[number.end() :]}"
+            expected += 1
+        elif row and int(row.group(1)) == expected:
+            line = f"**{expected}.** {row.group(2).replace('|', ' ').strip()}\n"
             expected += 1
         lines.append(line)
     return _markdown_like(cell, "".join(lines))
@@ -289,6 +294,22 @@ def question_text(notebook: NotebookNode, cell_indices: list[int]) -> str:
             lines.append(source)
         elif position == 0 and cell.get("cell_type") == "markdown":
             first = source.splitlines()[:1]
-            if first and (_heading(first[0]) or _NAMED_LINE.match(first[0])):
+            if first and _heading(first[0]):
                 lines.append(first[0].lstrip("# "))
+            elif first and (label := _NAMED_LINE.match(first[0])):
+                lines.append(_label_question(first[0], label.end()))
     return "\n".join(lines)
+
+
+_BOLD_LINE = re.compile(r"^\s*(\*\*|__).*\1\s*$")
+
+
+def _label_question(line: str, label_end: int) -> str:
+    """The question a labelled line states: all of a bold line ("**Exercise 4. Why pool?**"), else the label and
+    what follows it up to a question mark ("**Q4.** Why pool? Because…"); a label followed by the answer itself
+    ("**Q4:** no parameters, …") states only the label."""
+    if _BOLD_LINE.match(line):
+        return line
+    label_end = len(line) - len(line[label_end:].lstrip("*_.:)、：—–-"))  # with the label's closing marks
+    asked = re.search(r"[?？]", line[label_end:])
+    return line[: label_end + asked.end()] if asked else line[:label_end]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.notebook import answer_blocks, separate_exercises, split_sections
+from grader.notebook import answer_blocks, question_text, separate_exercises, split_sections
 
 
 def _sections(*sources: str) -> dict[int, list[int]]:
@@ -17,7 +17,7 @@ def _sections(*sources: str) -> dict[int, list[int]]:
 
 @pytest.mark.parametrize("heading", ["## Aufgabe 3", "### Exercice 3", "## Ejercicio 3", "### Questão 3",
                                      "### No. 3 – GPU kehabisan memori", "## 习题三", "## 第三题", "### Q3",
-                                     "## 3)", "**Exercise 3**", "**Q3.**"])
+                                     "## 3)", "**Exercise 3**", "**Q3.**", "### Câu 3. Hết bộ nhớ GPU"])
 def test_headings_in_many_languages_and_forms(heading: str) -> None:
     assert _sections("# Chapter 14", heading, "the answer") == {3: [1, 2]}
 
@@ -48,6 +48,17 @@ def test_a_table_with_a_row_per_exercise() -> None:
     assert "903,400" in notebook.cells[sections[2][0]].source
 
 
+def test_a_table_numbering_its_rows_when_nothing_else_marks_exercises() -> None:
+    table = ("| N. | topic | my answer |\n|---|---|---|\n| 1 | CNN vs dense | shared filters, far fewer weights |\n"
+             "| 2 | arithmetic | 903,400 parameters |\n")
+    notebook = separate_exercises(new_notebook(cells=[new_markdown_cell("# Homework"), new_markdown_cell(table)]))
+    sections = split_sections(notebook)
+    assert set(sections) == {1, 2}
+    assert "903,400" in notebook.cells[sections[2][0]].source
+    layers = "| layer | output |\n|---|---|\n| 1 | 100x150x100 |\n| 2 | 50x75x200 |\n"
+    assert _sections("## 2. Arithmetic", layers) == {2: [0, 1]}  # a numbered table inside an exercise stays there
+
+
 def test_code_cells_opened_by_an_exercise_comment() -> None:
     assert _sections("# ch14", "code:# Ex. 1 -- CNNs\nprint('fewer weights')",
                      "code:# Ex. 2 -- arithmetic\nprint(903400)") == {1: [1], 2: [2]}
@@ -63,3 +74,14 @@ def test_the_label_opening_an_answer_is_dropped_not_the_answer() -> None:
     notebook = separate_exercises(new_notebook(cells=[new_markdown_cell("**Esercizio 4.** Il pooling non ha pesi.")]))
     blocks = answer_blocks(notebook, split_sections(notebook)[4])
     assert [block.text for block in blocks] == ["Il pooling non ha pesi."]
+
+
+@pytest.mark.parametrize(("line", "question"), [
+    ("**Q4:** no weights to learn, so pooling is cheap", "**Q4:**"),
+    ("**Q4.** Why max pooling? It has no weights.", "**Q4.** Why max pooling?"),
+    ("**Exercise 4. Why would you use max pooling**", "**Exercise 4. Why would you use max pooling**"),
+])
+def test_a_label_states_the_question_only_as_far_as_it_asks(line: str, question: str) -> None:
+    """An answer written on its label's line is the answer, not a restated question to be left out."""
+    notebook = separate_exercises(new_notebook(cells=[new_markdown_cell(line)]))
+    assert question_text(notebook, split_sections(notebook)[4]) == question
