@@ -221,7 +221,7 @@ def test_each_training_notebook_gets_one_gpu_of_its_own_and_the_others_do_not_wa
     results = grade_batch(notebooks, spec, options, tmp_path / "out", workers=4, per_gpu=1)
 
     training = [_record(result, 9) for result in results[:4]]
-    for result, record in zip(results[:4], training):
+    for result, record in zip(results[:4], training, strict=True):
         gpu = record["cuda"]
         assert gpu in ("0", "1")
         assert _reachable(record["nodes"]) == {f"nvidia{gpu}", *SHARED}, record
