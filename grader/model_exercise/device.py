@@ -37,7 +37,7 @@ def training_blocked(check: ModelAccuracyCheck, device: str, gpus: Sequence[Gpu]
     if check.device != "gpu" or device == "cpu":
         return ""
     if not gpus:
-        return "GPU required: the spec asks for GPU training and no GPU may be used here (--device cpu allows CPU)"
+        return "GPU required: the spec asks for GPU training and no GPU is available here (--device cpu allows CPU)"
     if gpu_count() == 0:
         return "GPU required: the spec asks for GPU training and TensorFlow sees no GPU here (--device cpu allows CPU)"
     return ""
