@@ -288,6 +288,41 @@ def test_ctrl_c_cancels_the_rest_and_keeps_what_was_written(tmp_path: Path) -> N
     assert not [child for child in descendants if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
 
 
+def test_ctrl_c_stops_the_notebook_running_on_a_remote_worker(tmp_path: Path) -> None:
+    """A worker outlives the driver: its running notebook is stopped at once, not left to its time limit, and the
+    worker goes on serving."""
+    folder = tmp_path / "stuck"
+    folder.mkdir()
+    stuck = new_notebook(cells=[new_markdown_cell("## 1. Loop"), new_code_cell("while True:\n    pass")])
+    nbformat.write(stuck, folder / "s0.ipynb")
+    with dask_cluster(tmp_path, {"only": []}) as cluster:
+        worker = psutil.Process(cluster.workers["only"].pid)
+        grading = subprocess.Popen([*GRADER, str(folder), "-e", "1", "--cluster", cluster.address, "--out", "out",
+                                    "--cell-timeout", "300"], cwd=tmp_path, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        _wait_for(lambda: any("ipykernel" in " ".join(child.cmdline()) for child in _alive(worker)), 120,
+                  "the notebook's kernel on the worker")
+        grading.send_signal(signal.SIGINT)
+        grading.communicate(timeout=60)
+        _wait_for(lambda: not _alive(worker), 30, "the worker's sandboxes to stop")
+        assert cluster.workers["only"].poll() is None, "the worker died with the batch"
+        again = _run([*GRADER, str(class_folder(tmp_path)), "-e", "1", "--no-execute", "--cluster", cluster.address,
+                      "--out", "again"], tmp_path)
+        assert again.returncode == 0, again.stderr
+
+
+def _alive(process: psutil.Process) -> list[psutil.Process]:
+    """The processes under ``process`` still running."""
+    found = []
+    for child in process.children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
 def test_a_worker_s_gpu_assignment_reaches_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     """``dask cuda worker`` gives each worker one GPU through CUDA_VISIBLE_DEVICES; its notebooks see only that."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
@@ -334,9 +369,10 @@ def test_a_worker_with_another_grader_version_does_not_grade(tmp_path: Path, spe
     one_worker.unregister_worker_plugin("other-version")
     notebook = class_folder(tmp_path) / "alice.ipynb"
     task = replace(pack_task(notebook, GradeOptions(execute=False, exercises=(2,)), "stamp"), version="0.0.1")
-    refused = one_worker.submit(run_on_worker, task, spec)
+    refused = one_worker.submit(run_on_worker, task, spec, "batch")
     assert isinstance(refused.exception(timeout=60), VersionMismatch) and mismatch in str(refused.exception())
-    graded = one_worker.submit(run_on_worker, replace(task, version=grader.__version__), spec).result(timeout=60)
+    same = replace(task, version=grader.__version__)
+    graded = one_worker.submit(run_on_worker, same, spec, "batch").result(timeout=60)
     assert graded.status == "graded" and graded.path == str(notebook) and graded.fingerprint == "stamp"
 
 

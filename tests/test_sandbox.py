@@ -30,7 +30,9 @@ from grader.sandbox import (
     SandboxResult,
     build,
     isolation_available,
+    owned_by,
     run_sandboxed,
+    stop_all,
 )
 from grader.sandbox.tiers import drop_blocked, unavailable_reason
 
@@ -371,3 +373,26 @@ def test_bubblewrap_shows_only_what_the_command_needs(bubblewrap: Isolation, wor
     needed = {Path(path).resolve().parts[1] for path in (sys.prefix, sys.base_prefix, workdir)}
     assert set(ast.literal_eval(top)) <= system | needed, top
     assert exercises == "False"
+
+
+def test_stopping_one_owner_s_sandboxes_leaves_the_others_running(workdir: Path) -> None:
+    """On a shared worker, stopping a cancelled batch kills its sandboxes only."""
+    import threading
+
+    results: dict[str, SandboxResult] = {}
+
+    def run(owner: str, seconds: float) -> None:
+        with owned_by(owner):
+            code = f"import time; time.sleep({seconds}); print('done')"
+            results[owner] = python(code, SandboxPolicy(workdir=workdir), timeout=60)
+
+    threads = [threading.Thread(target=run, args=("cancelled", 30)), threading.Thread(target=run, args=("other", 3))]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    started = time.monotonic()
+    stop_all("cancelled")
+    threads[0].join(timeout=20)
+    assert time.monotonic() - started < 10 and results["cancelled"].stdout == ""
+    threads[1].join(timeout=30)
+    assert results["other"].stdout.strip() == "done" and results["other"].returncode == 0

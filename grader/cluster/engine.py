@@ -19,6 +19,7 @@ from distributed import Client, Future, KilledWorker, as_completed, get_worker
 
 from grader.cluster.task import GradingTask, grade_task, needs_gpu, pack_task
 from grader.grade import GradeOptions, selected_exercises
+from grader.sandbox import owned_by, stop_all
 from grader.scoring import SubmissionResult, failed_submission
 from grader.spec import Spec
 
@@ -35,10 +36,17 @@ def the_spec(spec: Spec) -> Spec:
     return spec
 
 
-def run_on_worker(task: GradingTask, spec: Spec) -> SubmissionResult:
-    """The Dask task: grade on this worker and name it in the result."""
+def run_on_worker(task: GradingTask, spec: Spec, batch: str) -> SubmissionResult:
+    """The Dask task: grade on this worker, as part of ``batch``, and name the worker in the result."""
     worker = get_worker()
-    return grade_task(task, spec, f"{worker.name} ({worker.address})")
+    with owned_by(batch):
+        return grade_task(task, spec, f"{worker.name} ({worker.address})")
+
+
+def stop_batch(batch: str) -> None:
+    """On a worker: kill the sandboxes ``batch``'s tasks are running there (a cancelled task's thread cannot be
+    stopped otherwise); other batches' are left alone."""
+    stop_all(batch)
 
 
 def _reason(error: BaseException) -> str:
@@ -91,6 +99,7 @@ class DaskEngine:
                 run_on_worker,
                 pack_task(notebook, self.options, stamp),
                 self.spec,
+                self.token,
                 key=f"grade-{digest}",
                 resources=self.resources,
             )
@@ -114,11 +123,12 @@ class DaskEngine:
         return failed_submission(str(notebook), self.max_score, _reason(future.exception()))
 
     def cancel(self) -> None:
-        """Drop the notebooks not sent and cancel the tasks not finished (those running finish on their
-        worker, unrecorded)."""
+        """Drop the notebooks not sent, cancel the tasks not finished and stop the notebooks running on the
+        workers (their tasks end at once, unrecorded)."""
         self.waiting.clear()
         if self.pending and self.client.status == "running":
             self.client.cancel(list(self.pending), force=True)
+            self.client.run(stop_batch, self.token, on_error="ignore")
         self.pending.clear()
 
     def close(self) -> None:

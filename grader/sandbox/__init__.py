@@ -8,7 +8,7 @@ environment, process limits, ``no_new_privs``, and — when the grader runs as r
 
 from grader.proctree import kill_tree, process_tree
 from grader.sandbox.policy import Isolation, Limits, SandboxPolicy, SandboxResult
-from grader.sandbox.run import build, run_sandboxed, sandbox_uid, stop_all
+from grader.sandbox.run import build, owned_by, run_sandboxed, sandbox_uid, stop_all
 from grader.sandbox.tiers import (
     CHOICES,
     ISOLATION_ENV,
@@ -32,6 +32,7 @@ __all__ = [
     "build",
     "isolation_available",
     "kill_tree",
+    "owned_by",
     "process_tree",
     "resolve",
     "rlimits_warning",

@@ -19,7 +19,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,14 +173,28 @@ def _account_uids() -> set[int]:
     return {int(fields[2]) for fields in (line.split(":") for line in lines) if len(fields) > 2 and fields[2].isdigit()}
 
 
-_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING: dict[subprocess.Popen[bytes], str] = {}  # each running sandbox, and who started it
 _RUNNING_LOCK = threading.Lock()
+_OWNER = threading.local()
 
 
-def stop_all() -> None:
-    """Kill every sandbox still running in this process (on Ctrl-C): their runs end as timed out."""
+@contextmanager
+def owned_by(owner: str) -> Iterator[None]:
+    """Sandboxes this thread starts in the block belong to ``owner`` (a batch on a shared worker), so that
+    ``stop_all(owner)`` can stop them and no one else's."""
+    previous = getattr(_OWNER, "name", "")
+    _OWNER.name = owner
+    try:
+        yield
+    finally:
+        _OWNER.name = previous
+
+
+def stop_all(owner: str | None = None) -> None:
+    """Kill every sandbox still running in this process, or only ``owner``'s (on Ctrl-C): their runs end as
+    timed out."""
     with _RUNNING_LOCK:
-        running = list(_RUNNING)
+        running = [proc for proc, started_by in _RUNNING.items() if owner is None or started_by == owner]
     for proc in running:
         _kill_command_tree(proc, 0)
 
@@ -230,7 +245,7 @@ def run_sandboxed(
     finally:
         command.close()
     with _RUNNING_LOCK:
-        _RUNNING.add(proc)
+        _RUNNING[proc] = getattr(_OWNER, "name", "")
     assert proc.stdout is not None and proc.stderr is not None
     captures = {proc.stdout.fileno(): _Capture(stdout_limit), proc.stderr.fileno(): _Capture(stdout_limit)}
     try:
@@ -238,7 +253,7 @@ def run_sandboxed(
     finally:
         _kill_command_tree(proc, kill_grace)
         with _RUNNING_LOCK:
-            _RUNNING.discard(proc)
+            _RUNNING.pop(proc, None)
         proc.stdout.close()
         proc.stderr.close()
     out, err = captures.values()
