@@ -42,6 +42,18 @@ def no_activity(_activity: Activity) -> None:
     """Activity sink for library use."""
 
 
+def activity_from(value: object) -> Activity | None:
+    """The activity a plain mapping describes (as it crosses a cluster), or None when it is not one."""
+    if not isinstance(value, dict):
+        return None
+    exercise, cell, seconds, line = (value.get(name) for name in ("exercise", "cell", "seconds", "line"))
+    if not (exercise is None or type(exercise) is int) or type(cell) is not int or not isinstance(line, str):
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return None
+    return Activity(exercise, cell, float(seconds), last_line(line))
+
+
 def last_line(output: str) -> str:
     """The last line of ``output`` that shows anything, as a terminal would leave it (a line rewritten after
     ``\\r`` counts as its last version), without escapes or control characters, cut to ``MAX_LINE_CHARS``."""

@@ -33,7 +33,7 @@ class BatchEvents:
 
     started: Callable[[Path], None] = lambda path: None
     finished: Callable[[Path, SubmissionResult, bool], None] = lambda path, result, reused: None
-    activity: Callable[[Path, Activity], None] = lambda path, activity: None  # from the local engine only
+    activity: Callable[[Path, Activity], None] = lambda path, activity: None
 
 
 def fingerprint(notebook: Path, spec: Spec, options: GradeOptions) -> str:

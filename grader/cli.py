@@ -80,7 +80,7 @@ def _grade_batch(
         errors.print(f"[red]error[/red] --cluster needs Dask distributed: pip install 'cnn-grader[cluster]' ({error})")
         raise typer.Exit(USAGE_ERROR) from None
     try:
-        with cluster_engine(cluster, spec, options, _say, _warn) as engine:
+        with cluster_engine(cluster, spec, options, _say, _warn, events.activity) as engine:
             return grade_batch(notebooks, spec, options, out, force=force, extra=extra, events=events, engine=engine)
     except ClusterError as error:
         errors.print(f"[red]error[/red] {error}", highlight=False)

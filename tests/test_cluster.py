@@ -311,6 +311,18 @@ def test_ctrl_c_stops_the_notebook_running_on_a_remote_worker(tmp_path: Path) ->
         assert again.returncode == 0, again.stderr
 
 
+def test_what_a_notebook_is_doing_on_a_worker_shows_on_the_driver(tmp_path: Path) -> None:
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    notebook = new_notebook(cells=[new_markdown_cell("## 1. CNNs"),
+                                   new_code_cell("import time\nprint('epoch 3/9: still learning', flush=True)\n"
+                                                 "time.sleep(9)")])
+    nbformat.write(notebook, folder / "s0.ipynb")
+    done = _run([*GRADER, str(folder), "-e", "1", "--cluster", "local:1", "--out", "out"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "s0.ipynb — exercise 1, cell 2, 0:0" in done.stdout and "— epoch 3/9: still learning" in done.stdout
+
+
 def _alive(process: psutil.Process) -> list[psutil.Process]:
     """The processes under ``process`` still running."""
     found = []

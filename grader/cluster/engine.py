@@ -12,11 +12,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
-from distributed import Client, Future, KilledWorker, as_completed, get_worker
+from distributed import Client, Future, KilledWorker, Worker, as_completed, get_worker
 
+from grader.activity import Activity, activity_from
 from grader.cluster.task import GradingTask, grade_task, needs_gpu, pack_task
 from grader.grade import GradeOptions, selected_exercises
 from grader.sandbox import owned_by, stop_all
@@ -37,10 +40,22 @@ def the_spec(spec: Spec) -> Spec:
 
 
 def run_on_worker(task: GradingTask, spec: Spec, batch: str) -> SubmissionResult:
-    """The Dask task: grade on this worker, as part of ``batch``, and name the worker in the result."""
+    """The Dask task: grade on this worker, as part of ``batch`` (its notebooks' activity published under the
+    batch's topic), and name the worker in the result."""
     worker = get_worker()
+    publish = partial(_publish_activity, worker, activity_topic(batch), task.path)
     with owned_by(batch):
-        return grade_task(task, spec, f"{worker.name} ({worker.address})")
+        return grade_task(
+            replace(task, options=replace(task.options, activity=publish)), spec, f"{worker.name} ({worker.address})"
+        )
+
+
+def activity_topic(batch: str) -> str:
+    return f"grader-activity-{batch}"
+
+
+def _publish_activity(worker: Worker, topic: str, path: str, activity: Activity) -> None:
+    worker.log_event(topic, {"path": path, **asdict(activity)})
 
 
 def stop_batch(batch: str) -> None:
@@ -59,6 +74,14 @@ def _reason(error: BaseException) -> str:
     return f"grading on the cluster failed: {type(error).__name__}: {error}"
 
 
+def _received_activity(report: Callable[[Path, Activity], None], event: tuple[float, object]) -> None:
+    """A notebook's activity published by a worker, handed to ``report``."""
+    _, message = event
+    activity = activity_from(message)
+    if activity is not None and isinstance(message, dict) and isinstance(message.get("path"), str):
+        report(Path(message["path"]), activity)
+
+
 class DaskEngine:
     """Submits each notebook as a task; GPU-needing ones ask for the ``GPU`` resource when ``gpu_resource``.
 
@@ -67,7 +90,14 @@ class DaskEngine:
     """
 
     def __init__(
-        self, client: Client, spec: Spec, options: GradeOptions, *, gpu_resource: bool, in_flight: int | None = None
+        self,
+        client: Client,
+        spec: Spec,
+        options: GradeOptions,
+        *,
+        gpu_resource: bool,
+        in_flight: int | None = None,
+        activity: Callable[[Path, Activity], None] | None = None,
     ) -> None:
         self.client = client
         self.options = options
@@ -76,6 +106,8 @@ class DaskEngine:
         self.in_flight = in_flight
         self.token = uuid.uuid4().hex[:8]
         self.spec = client.submit(the_spec, spec, key=f"grader-spec-{self.token}")
+        if activity is not None:
+            client.subscribe_topic(activity_topic(self.token), partial(_received_activity, activity))
         self.waiting: deque[tuple[Path, str]] = deque()
         self.pending: dict[Future, Path] = {}
 
@@ -133,3 +165,5 @@ class DaskEngine:
 
     def close(self) -> None:
         self.cancel()
+        if self.client.status == "running":
+            self.client.unsubscribe_topic(activity_topic(self.token))

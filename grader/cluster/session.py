@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+from grader.activity import Activity
 from grader.cluster.connect import Cluster, open_cluster
 from grader.cluster.engine import DaskEngine
 from grader.cluster.plugin import mnist_payload
@@ -38,8 +40,16 @@ def _describe(cluster: Cluster, say: Say, warn: Say) -> None:
 
 
 @contextmanager
-def cluster_engine(address: str, spec: Spec, options: GradeOptions, say: Say, warn: Say) -> Iterator[DaskEngine]:
-    """A ``DaskEngine`` on the cluster at ``address`` (``local:N`` or a scheduler), its workers ready."""
+def cluster_engine(
+    address: str,
+    spec: Spec,
+    options: GradeOptions,
+    say: Say,
+    warn: Say,
+    activity: Callable[[Path, Activity], None] | None = None,
+) -> Iterator[DaskEngine]:
+    """A ``DaskEngine`` on the cluster at ``address`` (``local:N`` or a scheduler), its workers ready;
+    ``activity`` receives what each running notebook is doing."""
     mnist: tuple[tuple[str, bytes], ...] = ()
     if needs_model(spec, options):
         try:
@@ -53,7 +63,7 @@ def cluster_engine(address: str, spec: Spec, options: GradeOptions, say: Say, wa
                 "no worker declares the GPU resource yet: the model exercise's submissions wait for one "
                 "(start workers with --resources GPU=1, or pass --device cpu to train on any worker)"
             )
-        engine = DaskEngine(cluster.client, spec, options, gpu_resource=not cluster.local)
+        engine = DaskEngine(cluster.client, spec, options, gpu_resource=not cluster.local, activity=activity)
         try:
             yield engine
         finally:
