@@ -149,12 +149,12 @@ class LocalEngine:
 def trains_on_gpu(notebook: Path, spec: Spec, options: GradeOptions, gpus: Sequence[Gpu]) -> bool:
     """Whether grading ``notebook`` with ``gpus`` trains its model on one (an unreadable notebook does not)."""
     try:
-        read = separate_exercises(read_notebook(notebook))
+        read = separate_exercises(read_notebook(notebook), spec.numbers)
     except NotebookError:
         return False
     exercises = selected_exercises(spec, options)
     task = plan(exercises, options.device, gpus, skip_training=options.skip_training, trains_here=options.execute)
-    return options.execute and uses_gpu(task, read, split_sections(read))
+    return options.execute and uses_gpu(task, read, split_sections(read, spec.numbers))
 
 
 def grade_batch(

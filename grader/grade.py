@@ -174,10 +174,10 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
     exercises = selected_exercises(spec, options)
     max_score = sum(exercise.points for exercise in exercises)
     try:
-        notebook = separate_exercises(read_notebook(path))
+        notebook = separate_exercises(read_notebook(path), spec.numbers)
     except NotebookError as error:
         return failed_submission(str(path), max_score, f"{path}: {error}")
-    sections = split_sections(notebook)
+    sections = split_sections(notebook, spec.numbers)
     inventory = model_exercise.discover()
     gpus = inventory.allowed() if options.gpus is None else options.gpus
     task = model_exercise.plan(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,25 +89,33 @@ def read_notebook(path: Path) -> NotebookNode:
     return notebook
 
 
-def _starts_exercise(line: str) -> bool:
+Numbers = Collection[int] | None  # the exercises there are (a heading naming another is a title), None: any
+
+
+def _known(written: str, numbers: Numbers) -> bool:
+    return numbers is None or _exercise_number(written) in numbers
+
+
+def _starts_exercise(line: str, numbers: Numbers = None) -> bool:
     """A line that opens an exercise: a heading naming one ("### Q4", "## 4."), or "**Exercise 4**"."""
     heading = _heading(line)
     if heading:
         match = _EXERCISE_TITLE.match(heading[1])
-        return bool(match and match.group(1))
-    return bool(_NAMED_LINE.match(line))
+        return bool(match and match.group(1) and _known(match.group(1), numbers))
+    named = _NAMED_LINE.match(line)
+    return bool(named and _known(named.group(1), numbers))
 
 
-def separate_exercises(notebook: NotebookNode) -> NotebookNode:
+def separate_exercises(notebook: NotebookNode, numbers: Numbers = None) -> NotebookNode:
     """The notebook with each markdown cell that holds several exercises ("### Q3 … ### Q4 …", a table with a
     row per exercise) cut into one cell per exercise, so that each answer lands in its own section. Code
     cells are untouched. A notebook with no exercise marked at all but plainly numbered answers ("1 - …",
-    "2 - …" in order) is cut at those numbers."""
-    notebook.cells = _cut_cells(notebook.cells, _starts_exercise)
-    if not split_sections(notebook):
+    "2 - …" in order) is cut at those numbers. With ``numbers``, only those exercises are recognised."""
+    notebook.cells = _cut_cells(notebook.cells, lambda line: _starts_exercise(line, numbers))
+    if not split_sections(notebook, numbers):
         notebook.cells = _cut_cells(
             [_numbered_as_labels(cell) for cell in notebook.cells],
-            lambda line: _starts_exercise(line) or bool(_BOLD_NUMBER.match(line)),
+            lambda line: _starts_exercise(line, numbers) or bool(_BOLD_NUMBER.match(line)),
         )
     return notebook
 
@@ -174,13 +182,24 @@ def _numbered_as_labels(cell: NotebookNode) -> NotebookNode:
     return _markdown_like(cell, "".join(lines))
 
 
+_HTML_HEADING = re.compile(r"^<h([1-6])\b[^>]*>(.*?)(?:</h\1\s*>)?$", re.IGNORECASE)
+_HTML_TAG = re.compile(r"<[^>]+>")
+
+
 def _heading(line: str) -> tuple[int, str] | None:
+    """A markdown heading's level and title ("### 2. Memory", or HTML's "<h3>2. Memory</h3>")."""
     match = _HEADING.match(line.strip())
-    return (len(match.group(1)), match.group(2)) if match else None
+    if match:
+        return len(match.group(1)), match.group(2)
+    html = _HTML_HEADING.match(line.strip())
+    return (int(html.group(1)), _HTML_TAG.sub("", html.group(2)).strip()) if html else None
 
 
-def _cell_start(cell: NotebookNode, current_level: int, current: int | None = None) -> tuple[int | None, int] | None:
-    """Where a cell starts a section: (exercise number or None for 'ends it', heading level), or None."""
+def _cell_start(
+    cell: NotebookNode, current_level: int, current: int | None = None, numbers: Numbers = None
+) -> tuple[int | None, int] | None:
+    """Where a cell starts a section: (exercise number or None for 'ends it', heading level), or None. A heading
+    naming an exercise not among ``numbers`` ("# Übung 14 – CNN" over exercises 1–9) is a title."""
     for tag in cell.get("metadata", {}).get("tags", []):
         match = _TAG.match(str(tag))
         if match:
@@ -189,7 +208,7 @@ def _cell_start(cell: NotebookNode, current_level: int, current: int | None = No
     if cell.get("cell_type") == "code":  # "# Ex. 3 -- out of GPU memory" opening a code cell
         comment = _COMMENT.match(first_line)
         named = _NAMED_LINE.match(comment.group(1)) if comment and current_level != TAGGED else None
-        return (_exercise_number(named.group(1)), UNNESTED) if named else None
+        return (_exercise_number(named.group(1)), UNNESTED) if named and _known(named.group(1), numbers) else None
     if cell.get("cell_type") != "markdown":
         return None
     heading = _heading(first_line)
@@ -197,13 +216,14 @@ def _cell_start(cell: NotebookNode, current_level: int, current: int | None = No
         level, title = heading
         if current_level == TAGGED:
             named = _NAMED_LINE.match(title)
-            return (_exercise_number(named.group(1)), level) if named else None
+            return (_exercise_number(named.group(1)), level) if named and _known(named.group(1), numbers) else None
         if level > current_level:
             return None
         match = _EXERCISE_TITLE.match(title)
-        return (_exercise_number(match.group(1)) if match else None), level
+        known = match is not None and _known(match.group(1), numbers)
+        return (_exercise_number(match.group(1)) if match and known else None), level
     named = _NAMED_LINE.match(first_line)
-    if named:
+    if named and _known(named.group(1), numbers):
         return _exercise_number(named.group(1)), UNNESTED
     bold = _BOLD_NUMBER.match(first_line)
     if bold and int(bold.group(1)) == (current or 0) + 1:
@@ -211,13 +231,13 @@ def _cell_start(cell: NotebookNode, current_level: int, current: int | None = No
     return None
 
 
-def split_sections(notebook: NotebookNode) -> dict[int, list[int]]:
-    """Map each exercise number to the indices of the cells of its section."""
+def split_sections(notebook: NotebookNode, numbers: Numbers = None) -> dict[int, list[int]]:
+    """Map each exercise number to the indices of the cells of its section (of those in ``numbers``, if given)."""
     sections: dict[int, list[int]] = {}
     current: int | None = None
     level = UNNESTED
     for index, cell in enumerate(notebook.cells):
-        start = _cell_start(cell, level if current is not None else UNNESTED, current)
+        start = _cell_start(cell, level if current is not None else UNNESTED, current, numbers)
         if start is not None:
             current, level = start
         if current is not None:
@@ -294,8 +314,9 @@ def question_text(notebook: NotebookNode, cell_indices: list[int]) -> str:
             lines.append(source)
         elif position == 0 and cell.get("cell_type") == "markdown":
             first = source.splitlines()[:1]
-            if first and _heading(first[0]):
-                lines.append(first[0].lstrip("# "))
+            heading = _heading(first[0]) if first else None
+            if heading:
+                lines.append(heading[1])
             elif first and (label := _NAMED_LINE.match(first[0])):
                 lines.append(_label_question(first[0], label.end()))
     return "\n".join(lines)

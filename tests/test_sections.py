@@ -17,7 +17,8 @@ def _sections(*sources: str) -> dict[int, list[int]]:
 
 @pytest.mark.parametrize("heading", ["## Aufgabe 3", "### Exercice 3", "## Ejercicio 3", "### Questão 3",
                                      "### No. 3 – GPU kehabisan memori", "## 习题三", "## 第三题", "### Q3",
-                                     "## 3)", "**Exercise 3**", "**Q3.**", "### Câu 3. Hết bộ nhớ GPU"])
+                                     "## 3)", "**Exercise 3**", "**Q3.**", "### Câu 3. Hết bộ nhớ GPU",
+                                     "<h3>3. Out of GPU memory</h3>", '<h2 id="q3">Question 3</h2>'])
 def test_headings_in_many_languages_and_forms(heading: str) -> None:
     assert _sections("# Chapter 14", heading, "the answer") == {3: [1, 2]}
 
@@ -85,3 +86,12 @@ def test_a_label_states_the_question_only_as_far_as_it_asks(line: str, question:
     """An answer written on its label's line is the answer, not a restated question to be left out."""
     notebook = separate_exercises(new_notebook(cells=[new_markdown_cell(line)]))
     assert question_text(notebook, split_sections(notebook)[4]) == question
+
+
+def test_a_title_naming_an_exercise_the_spec_does_not_have_is_a_title() -> None:
+    """ "# Übung 14 – CNN" numbers the sheet, not an exercise, when the spec's exercises are 1–9."""
+    cells = [new_markdown_cell("# Übung 14 – CNN"), new_markdown_cell("## 1)\nweniger Gewichte"),
+             new_markdown_cell("## 2)\n903.400 Parameter")]
+    notebook = new_notebook(cells=cells)
+    assert split_sections(separate_exercises(notebook, range(1, 10)), range(1, 10)) == {1: [1], 2: [2]}
+    assert set(split_sections(notebook)) == {14}  # without the spec's numbers, the title looks like exercise 14

@@ -204,6 +204,11 @@ class Spec:
     def max_score(self) -> float:
         return sum(exercise.points for exercise in self.exercises)
 
+    @property
+    def numbers(self) -> frozenset[int]:
+        """The exercises' numbers."""
+        return frozenset(exercise.number for exercise in self.exercises)
+
     def exercise(self, number: int) -> Exercise:
         for exercise in self.exercises:
             if exercise.number == number:
