@@ -54,6 +54,11 @@ def _check(exercise: ExerciseResult, check_id: str):
     ("Adding the three layers gives 903,400. So about 9 million parameters in total.", False, True),
     ("Adding the three layers gives 903,400, so about 0.9 million parameters in total.", True, False),
     ("Sum of the layers: 903,400.\n\n**Final answer:** 902,700 parameters (biases left out).", False, True),
+    # doubt, not only "or", hedges a figure against another in the same sentence
+    ("Creo que son 903.400 parámetros, aunque sin sesgos serían 902.700; no tengo claro cuál se pide.", False, True),
+    # counts of something else, named as such, answer no parameter count
+    ("The network has 903,400 parameters. Its activations add up to 1,500,000, 750,000 and 380,000 values, "
+     "2,810,000 values altogether.", True, False),
     # other locales' thousands separators
     ("Insgesamt hat das Netz 903.400 Parameter.", True, False),
     ("No total, a rede tem 903 400 parâmetros.", True, False),

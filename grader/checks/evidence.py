@@ -83,8 +83,12 @@ _TERM_AFTER = re.compile(r"[ \t]*(?:[+=]|-(?!>)|\bplus\b)[ \t]*[\d(]", re.IGNORE
 _TERM_BEFORE = re.compile(r"(?:\+|(?<![-=<])-|\bplus\b)[ \t]*\(?$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?;](?=\s|$)|\n|[。！？；]")
 _PARAGRAPH_END = re.compile(r"\n[ \t]*\n")
+# Alternatives ("903,400 or 902,700") and doubt ("I think 903,400, though without biases 902,700; not sure").
 _HEDGE = re.compile(
-    r"\b(?:or|oder|ou|either|bzw|between|zwischen|entre|antara|atau|oppure|tra)\b|或者|或|之间|\s/\s", re.IGNORECASE
+    r"\b(?:or|oder|ou|either|bzw|between|zwischen|entre|antara|atau|oppure|tra|"
+    r"maybe|perhaps|not sure|vielleicht|nicht sicher|talvez|não sei|quizás?|creo que|no sé|no tengo claro|"
+    r"peut-être|pas sûr|forse|non so|mungkin)\b|或者|或|之间|也许|不确定|\s/\s",
+    re.IGNORECASE,
 )
 _ANNOUNCEMENT_WORDS = 4
 _NEAR_WINDOW = 120  # characters either side of a value, within its paragraph

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from grader.checks.decision import decide
 from grader.checks.evidence import MAX_BLOCK_CHARS, Statement, statements_near
 from grader.checks.result import CheckResult
-from grader.extract import Number, find_numbers, find_shapes, number_matches
+from grader.extract import Number, find_numbers, find_shapes, normalize, number_matches
 from grader.notebook import AnswerBlock
 from grader.spec import NumericCheck
 from grader.units import convert
@@ -19,6 +19,15 @@ from grader.units import convert
 _SAME_QUANTITY = math.log(20)  # a wrong value further than this factor from the key answers something else
 _BITS = 8
 _AMBIGUOUS_MEGA = re.compile(r"\d\s*(?:Mb|mb)\b")
+# What a bare count counts when it is not this quantity: "180,000 values", "1,500,000, 750,000 and 380,000
+# activations" (the rest of a list of counts may come before the noun).
+_OTHER_COUNT = re.compile(
+    r"(?:[ \t]*(?:,|and|und|e|y|et|dan|和|、)[ \t]*\d(?:[\d,.]*\d)?)*"
+    r"[ \t]*(?:(?:values?|activations?|floats?|elements?|entries|pixels?|neurons?|inputs?|outputs?|"
+    r"werte|aktivierungen|valores|ativações|activaciones|valeurs|nilai|aktivasi|valori|attivazioni)(?![^\W\d_])"
+    r"|个(?:值|数|激活|浮点)|個(?:值|數))",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,21 @@ def _counts(statements: list[Statement[Number]], blocks: Sequence[AnswerBlock]) 
     ]
 
 
+def _about_other_counts(
+    statements: list[Statement[Number]], blocks: Sequence[AnswerBlock], check: NumericCheck
+) -> list[Statement[Number]]:
+    """Without the wrong bare counts that name what they count, when that is something else ("180,000 values"
+    answers no parameter count); memory sizes carry their unit and are kept."""
+    if check.unit is not None:
+        return statements
+    texts = [normalize(block.text[:MAX_BLOCK_CHARS]) for block in blocks]  # where the values' offsets point
+    return [
+        s
+        for s in statements
+        if _matched_target(s.item, check) is not None or not _OTHER_COUNT.match(texts[s.sentence[0]], s.item.end)
+    ]
+
+
 def _bits_note(candidates: Sequence[Number], check: NumericCheck) -> str:
     if check.unit is None:
         return ""
@@ -118,7 +142,7 @@ def _bits_note(candidates: Sequence[Number], check: NumericCheck) -> str:
 
 def run_numeric(check: NumericCheck, blocks: list[AnswerBlock], siblings: Sequence[NumericCheck] = ()) -> CheckResult:
     expected = format_value(check.value, check.unit)
-    statements = _counts(statements_near(blocks, find_numbers, check.near), blocks)
+    statements = _about_other_counts(_counts(statements_near(blocks, find_numbers, check.near), blocks), blocks, check)
     if not statements:
         return CheckResult.unanswered(check.id, check.label, check.kind, check.points, expected, check.hint)
     decision = decide(
