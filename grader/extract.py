@@ -312,9 +312,14 @@ _DIM_ITEM = r"(?:\d+|None|none|null|\?|-1|batch(?:_size)?)(?![\w.])"
 _DIM_LIST = rf"\s*({_DIM_ITEM}(?:\s*,\s*{_DIM_ITEM})+)\s*,?\s*"
 # "(None, 100, 150, 100)", "[None, 100, 150, 100]", "(?, 100, 150, 100)"
 _TUPLE_SHAPE = re.compile(rf"\({_DIM_LIST}\)|\[{_DIM_LIST}\]")
-# Maps written apart from their count: "100 x 150 maps (100 of them)", "100 feature maps of 100 x 150".
+# Maps written apart from their count: "100 x 150 maps (100 of them)", "100 feature maps of 100 x 150"...
 _MAPS = r"(?:feature[ \t]+)?maps?"
-_SIZE_THEN_COUNT = re.compile(rf"\b(\d+)[ \t]*[xX][ \t]*(\d+)[ \t]+{_MAPS}[ \t]*\((\d+)\b", re.IGNORECASE)
+# ... and "50 x 75 (200 maps)", "50 x 75, with 200 feature maps".
+_SIZE_THEN_COUNT = re.compile(
+    rf"\b(\d+)[ \t]*[xX][ \t]*(\d+)(?:[ \t]+{_MAPS}[ \t]*\((\d+)\b"
+    rf"|[ \t]*\((\d+)[ \t]+{_MAPS}\)|,?[ \t]+(?:with|mit|com|con|avec)[ \t]+(\d+)[ \t]+{_MAPS}\b)",
+    re.IGNORECASE,
+)
 _COUNT_THEN_SIZE = re.compile(
     rf"\b(\d+)[ \t]+{_MAPS}[ \t]+of[ \t]+(?:size[ \t]+)?(\d+)[ \t]*[xX][ \t]*(\d+)\b", re.IGNORECASE
 )
@@ -342,7 +347,7 @@ def find_shapes(text: str) -> list[Shape]:
     shapes = [_product_shape(match) for match in _PRODUCT_SHAPE.finditer(normalized)]
     shapes += [_tuple_shape(match) for match in _TUPLE_SHAPE.finditer(normalized)]
     shapes += [
-        Shape((int(m[1]), int(m[2]), int(m[3])), m.group(), m.start(), m.end())
+        Shape((int(m[1]), int(m[2]), int(m[3] or m[4] or m[5])), m.group(), m.start(), m.end())
         for m in _SIZE_THEN_COUNT.finditer(normalized)
     ]
     shapes += [

@@ -336,6 +336,12 @@ def test_find_shapes_ignores_what_is_not_a_shape(text):
     assert find_shapes(text) == []
 
 
+@pytest.mark.parametrize("text", ["50 x 75 maps (200 of them)", "50 × 75 (200 maps)", "50 × 75, with 200 feature maps",
+                                  "200 feature maps of 50 x 75"])
+def test_maps_written_apart_from_their_size_make_a_shape(text):
+    assert (50, 75, 200) in [shape.dims for shape in find_shapes(text)]
+
+
 def test_a_ceiling_expression_yields_only_the_result():
     written = r"\( $\lceil \frac{200}{2} \rceil \times \lceil \frac{300}{2} \rceil$ \) = 100 x 150"
     assert [shape.dims for shape in find_shapes(written)] == [(100, 150)]
