@@ -16,10 +16,9 @@ from typing import Protocol
 
 from grader import store
 from grader.activity import Activity
-from grader.grade import GradeOptions, grade_notebook, selected_exercises
+from grader.grade import GradeOptions, grade_notebook, trains_on_gpu
 from grader.manual import as_graded
-from grader.model_exercise import Gpu, GpuSlots, discover, plan, uses_gpu
-from grader.notebook import NotebookError, read_notebook, separate_exercises, split_sections
+from grader.model_exercise import Gpu, GpuSlots, discover
 from grader.sandbox import isolation_available, stop_all
 from grader.scoring import SubmissionResult, SubmissionStatus, score_submission
 from grader.spec import Spec
@@ -144,17 +143,6 @@ class LocalEngine:
         for future in self.pending:
             future.cancel()
         stop_all()
-
-
-def trains_on_gpu(notebook: Path, spec: Spec, options: GradeOptions, gpus: Sequence[Gpu]) -> bool:
-    """Whether grading ``notebook`` with ``gpus`` trains its model on one (an unreadable notebook does not)."""
-    try:
-        read = separate_exercises(read_notebook(notebook), spec.numbers)
-    except NotebookError:
-        return False
-    exercises = selected_exercises(spec, options)
-    task = plan(exercises, options.device, gpus, skip_training=options.skip_training, trains_here=options.execute)
-    return options.execute and uses_gpu(task, read, split_sections(read, spec.numbers))
 
 
 def grade_batch(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -167,6 +167,28 @@ def _execute(
         workspace.remove()
 
 
+def _model_task(spec: Spec, options: GradeOptions, gpus: Sequence[Gpu]) -> ModelTask | None:
+    """The model exercise among those ``options`` grades, and whether it can train here with ``gpus``."""
+    return model_exercise.plan(
+        selected_exercises(spec, options),
+        options.device,
+        gpus,
+        skip_training=options.skip_training,
+        trains_here=options.execute,
+    )
+
+
+def trains_on_gpu(path: Path, spec: Spec, options: GradeOptions, gpus: Sequence[Gpu]) -> bool:
+    """Whether grading the notebook at ``path`` with ``gpus`` trains its model on one (an unreadable notebook
+    does not), decided as ``grade_notebook`` decides it."""
+    try:
+        notebook = separate_exercises(read_notebook(path), spec.numbers)
+    except NotebookError:
+        return False
+    task = _model_task(spec, options, gpus)
+    return options.execute and model_exercise.uses_gpu(task, notebook, split_sections(notebook, spec.numbers))
+
+
 def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) -> SubmissionResult:
     """Grade one notebook; a notebook that cannot be read gives a failed result, never an exception."""
     options = options or GradeOptions()
@@ -180,9 +202,7 @@ def grade_notebook(path: Path, spec: Spec, options: GradeOptions | None = None) 
     sections = split_sections(notebook, spec.numbers)
     inventory = model_exercise.discover()
     gpus = inventory.allowed() if options.gpus is None else options.gpus
-    task = model_exercise.plan(
-        exercises, options.device, gpus, skip_training=options.skip_training, trains_here=options.execute
-    )
+    task = _model_task(spec, options, gpus)
     if options.execute:
         assigned = gpus[:1] if model_exercise.uses_gpu(task, notebook, sections) else ()
         task, preparation = model_exercise.prepare(task, options.device, assigned, inventory, options.progress)
